@@ -126,8 +126,9 @@ def mass_echo(listener: socket.socket) -> None:
                     conn.setblocking(False)
                     selector.register(conn, selectors.EVENT_READ, "conn")
                 continue
+            if not isinstance(key.fileobj, socket.socket):
+                raise TypeError(f"selector returned {key.fileobj!r}, not a socket")
             conn = key.fileobj
-            assert isinstance(conn, socket.socket)
             try:
                 data = conn.recv(CHUNK)
             except BlockingIOError:

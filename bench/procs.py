@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import subprocess
@@ -60,10 +61,8 @@ class Child:
     def close(self, timeout: float = 5.0) -> None:
         """Close stdin (the child's signal to exit), then wait; kill only if it does not go."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 self.stdin.close()
-            except OSError:
-                pass
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:

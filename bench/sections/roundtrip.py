@@ -1,0 +1,101 @@
+"""Per-message and per-connection cost of each proxy: 1-byte ping-pong and connect+echo+close.
+
+Both talk to a thread-per-connection echo server in its own process. Modes alternate within each run;
+the "added over direct" rows subtract the direct figure of the *same* run, which is what the targets
+compare (the proxy's own cost, not the loopback's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench import wire
+from bench.context import Context
+from bench.procs import PeerProcess
+from bench.results import Check, Row, unavailable
+from bench.sections.common import ModeSamples, mode_rows, reason
+from bench.stats import Summary, paired_differences, percentile
+
+NAME = "roundtrip"
+MODES = ("direct", "toxiproxy", "embedded")
+
+
+def measure(
+    ctx: Context, echo: PeerProcess, sample: Callable[[tuple[str, int]], list[float]]
+) -> tuple[ModeSamples, ModeSamples]:
+    """Median and p99 (µs) of ``sample``'s timings, per run and mode."""
+    medians, p99s = ModeSamples(), ModeSamples()
+    modes = ctx.available()
+    proxies = {}
+    for mode in modes:
+        try:
+            proxies[mode] = ctx.drivers[mode].create(echo.address)
+        except Exception as exc:
+            medians.fail(mode, exc)
+            p99s.fail(mode, exc)
+    try:
+        for _ in range(ctx.config.runs):
+            for mode in proxies:
+                if not medians.ok(mode):
+                    continue
+                try:
+                    timings = sample(proxies[mode][1])
+                except Exception as exc:
+                    medians.fail(mode, exc)
+                    p99s.fail(mode, exc)
+                    continue
+                medians.add(mode, percentile(timings, 0.5) * 1e6)
+                p99s.add(mode, percentile(timings, 0.99) * 1e6)
+    finally:
+        for mode, (proxy_id, _) in proxies.items():
+            try:
+                ctx.drivers[mode].delete(proxy_id)
+            except Exception as exc:
+                medians.fail(mode, exc)
+    return medians, p99s
+
+
+def added_rows(ctx: Context, figure: str, medians: ModeSamples, bound: float) -> list[Row]:
+    """Each proxy's median minus the same run's direct median; the embedded row's ratio is its added
+    time over Toxiproxy's (ratio of the medians; the bracket shows the run-by-run spread)."""
+    direct = medians.values.get("direct", [])
+    added: dict[str, list[float]] = {}
+    rows: list[Row] = []
+    for mode in ("toxiproxy", "embedded"):
+        values = medians.values.get(mode, [])
+        if direct and len(values) == len(direct):
+            added[mode] = paired_differences(values, direct)
+            rows.append(Row(NAME, figure, mode, "µs", value=Summary.of(added[mode]), samples=added[mode]))
+        else:
+            why = reason(ctx, medians, mode) if values == [] else reason(ctx, medians, "direct")
+            rows.append(unavailable(NAME, figure, mode, "µs", why))
+    embedded_row = rows[-1]
+    embedded_row.check = Check(f"≤ {bound:.2f}x toxiproxy's", None)
+    tox, emb = added.get("toxiproxy"), added.get("embedded")
+    if tox and emb and Summary.of(tox).median > 0:
+        median_ratio = Summary.of(emb).median / Summary.of(tox).median
+        spread = [e / t for e, t in zip(emb, tox, strict=True) if t > 0] or [median_ratio]
+        embedded_row.ratio = Summary(median_ratio, min(spread), max(spread), len(spread))
+        embedded_row.ratio_of = "÷ toxiproxy's added"
+        embedded_row.check = Check(embedded_row.check.text, median_ratio <= bound)
+    return rows
+
+
+def run(ctx: Context) -> list[Row]:
+    config = ctx.config
+    with PeerProcess("echo") as echo:
+        rtt_median, rtt_p99 = measure(
+            ctx, echo, lambda address: wire.ping_pong(address, config.round_trips, config.round_trip_warmup)
+        )
+        conn_median, conn_p99 = measure(
+            ctx, echo, lambda address: wire.connect_echo_close(address, config.connections)
+        )
+    rtt = f"1-byte ping-pong RTT ({config.round_trips:,} round trips)"
+    conn = f"connect + 1-byte echo + close ({config.connections:,} connections)"
+    rows = mode_rows(ctx, NAME, f"{rtt}, median", "µs", rtt_median, MODES, "direct")
+    rows += mode_rows(ctx, NAME, f"{rtt}, p99", "µs", rtt_p99, MODES, "direct")
+    rows += added_rows(ctx, "added RTT over direct (median)", rtt_median, 0.5)
+    rows += mode_rows(ctx, NAME, f"{conn}, median", "µs", conn_median, MODES, "direct")
+    rows += mode_rows(ctx, NAME, f"{conn}, p99", "µs", conn_p99, MODES, "direct")
+    rows += added_rows(ctx, "added new-connection cost over direct (median)", conn_median, 0.75)
+    return rows
