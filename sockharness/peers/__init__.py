@@ -1,1 +1,88 @@
-"""peers layer."""
+"""Real socket peers in background threads: scripted TCP servers and clients, built-in kinds, cleanup.
+
+Everything binds the loopback (127.0.0.1 port 0 unless told otherwise), registers its sockets and threads in a
+:class:`Registry`, and reports failures from its threads as :class:`PeerError` in the test.
+"""
+
+from sockharness.peers.addresses import format_address, ipv6_available, ipv6_unavailable_reason
+from sockharness.peers.base import PeerBase
+from sockharness.peers.builtin import (
+    HTTP_HELLO_RESPONSE,
+    ClosedPort,
+    DiscardServer,
+    EchoServer,
+    FullBacklog,
+    HTTPHelloServer,
+    ReplyServer,
+    SilentServer,
+)
+from sockharness.peers.errors import PeerError
+from sockharness.peers.registry import Registry, SocketRecord, ThreadRecord, default_registry
+from sockharness.peers.script import reset_socket
+from sockharness.peers.steps import (
+    Close,
+    Drain,
+    Echo,
+    Expect,
+    Recv,
+    RecvEOF,
+    RecvSome,
+    RecvUntil,
+    Reset,
+    Send,
+    SendAll,
+    SetBuf,
+    Shutdown,
+    Sleep,
+    Stall,
+    Step,
+    validate_script,
+)
+from sockharness.peers.tcp_client import ScriptedTCPClient
+from sockharness.peers.tcp_server import ScriptedTCPServer
+from sockharness.peers.transcript import Transcript, TranscriptEvent
+from sockharness.peers.udp import UDPClosedPort, UDPEcho
+
+__all__ = [
+    "HTTP_HELLO_RESPONSE",
+    "Close",
+    "ClosedPort",
+    "DiscardServer",
+    "Drain",
+    "Echo",
+    "EchoServer",
+    "Expect",
+    "FullBacklog",
+    "HTTPHelloServer",
+    "PeerBase",
+    "PeerError",
+    "Recv",
+    "RecvEOF",
+    "RecvSome",
+    "RecvUntil",
+    "Registry",
+    "ReplyServer",
+    "Reset",
+    "ScriptedTCPClient",
+    "ScriptedTCPServer",
+    "Send",
+    "SendAll",
+    "SetBuf",
+    "Shutdown",
+    "SilentServer",
+    "Sleep",
+    "SocketRecord",
+    "Stall",
+    "Step",
+    "ThreadRecord",
+    "Transcript",
+    "TranscriptEvent",
+    "UDPClosedPort",
+    "UDPEcho",
+    "default_registry",
+    "format_address",
+    "ipv6_available",
+    "ipv6_unavailable_reason",
+    "reset_socket",
+    "validate_script",
+]
