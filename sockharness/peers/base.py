@@ -35,6 +35,7 @@ class PeerBase:
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
         self._failures: list[PeerError] = []
+        self._reported = 0
         self._threads: list[threading.Thread] = []
         self._sockets: list[socket.socket] = []
         self._started = False
@@ -96,6 +97,7 @@ class PeerBase:
         """Raise the first failure of any of this peer's threads (as PeerError with transcripts)."""
         with self._lock:
             failures = list(self._failures)
+            self._reported = len(failures)
         if not failures:
             return
         first = failures[0]
@@ -111,6 +113,14 @@ class PeerBase:
                 connection=first.connection,
             )
         raise first
+
+    def check_unreported(self) -> None:
+        """Like check(), but quiet when every failure was already raised by an earlier check(): teardown
+        uses it so a failure the test already saw is not reported a second time."""
+        with self._lock:
+            new_failures = len(self._failures) > self._reported
+        if new_failures:
+            self.check()
 
     @property
     def failures(self) -> list[PeerError]:
