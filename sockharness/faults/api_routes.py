@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from sockharness.faults.errors import FaultError, MissingField, bad_request
+from sockharness.faults.errors import FaultError, ListenError, MissingField, bad_request
+from sockharness.faults.interface import parse_address
 from sockharness.faults.toxics import TOXIC_TYPES, ToxicSpec
 
 if TYPE_CHECKING:
@@ -220,6 +221,19 @@ def proxy_json(proxy: EngineProxy) -> dict[str, object]:
     return ordered
 
 
+def check_listen(listen: str, *, creating: bool) -> None:
+    """Refuse an unparsable listen address before anything changes, worded like Toxiproxy's 500.
+
+    Toxiproxy resolves a new listen address before it stops the proxy, so a typo leaves the proxy as
+    it was; checking here keeps that guarantee whatever the engine does on a failed restart.
+    """
+    try:
+        parse_address(listen)
+    except ValueError:
+        detail = "missing port in address" if ":" not in listen else "invalid port"
+        raise ListenError(f"{'listen tcp: ' if creating else ''}address {listen}: {detail}") from None
+
+
 @dataclass(frozen=True)
 class ProxyRequest:
     """A validated create/populate entry."""
@@ -352,6 +366,8 @@ class ToxiproxyAPI:
 
     def _proxy_create(self, call: _Call) -> APIResponse:
         spec = parse_proxy_create(parse_json_body(call.body))
+        if spec.enabled:  # Toxiproxy only resolves the address when it binds
+            check_listen(spec.listen, creating=True)
         proxy = self._engine.create_proxy(spec.name, spec.listen, spec.upstream, enabled=spec.enabled)
         return json_response(201, proxy_json(proxy))
 
@@ -367,6 +383,8 @@ class ToxiproxyAPI:
             raise bad_request(f'a proxy cannot be renamed (field "name" is "{new_name}", proxy is "{name}")')
         _check_toxics_field(fields)
         listen = _optional_str(fields, "listen")
+        if listen:
+            check_listen(listen, creating=False)
         proxy = self._engine.update_proxy(
             name,
             listen=listen if listen else None,
@@ -394,6 +412,8 @@ class ToxiproxyAPI:
         try:
             existing = self._engine.proxies()
             for entry in entries:
+                if entry.enabled:
+                    check_listen(entry.listen, creating=True)
                 current = existing.get(entry.name)
                 if current is not None:
                     if current.listen == entry.listen and current.upstream == entry.upstream:
@@ -451,7 +471,7 @@ class ToxiproxyAPI:
                     f"({getattr(current, key)!r} -> {data[key]!r}); remove the toxic and add a new one"
                 )
         _check_attribute_names(current.type, data.get("attributes"))
-        update = {key: data[key] for key in ("attributes", "toxicity") if key in data}
+        update: dict[str, object] = {key: data[key] for key in ("attributes", "toxicity") if key in data}
         return json_response(200, toxic_json(proxy.update_toxic(call.params[1], update)))
 
     def _toxic_delete(self, call: _Call) -> APIResponse:
