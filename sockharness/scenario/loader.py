@@ -1,0 +1,345 @@
+"""Load scenario YAML into the model, reporting every problem as file:line:column with the source line.
+
+YAML is composed with PyYAML's SafeLoader into nodes (which carry positions) and turned into plain data
+here, so nothing but str/int/float/bool/null/list/dict is ever constructed, duplicate keys are refused,
+and each key path remembers where it was written. Pydantic errors and the cross-reference checks are
+then mapped back to those positions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from sockharness.scenario.errors import KeyPath, Problem, ScenarioError, describe_value, did_you_mean
+from sockharness.scenario.model import ScenarioFile
+from sockharness.scenario.model_refs import check_references
+
+__all__ = ["MAX_DEPTH", "MAX_VALUES", "load_file", "load_text"]
+
+#: Deeper nesting than this is never a scenario; refusing it keeps recursion bounded.
+MAX_DEPTH: Final = 64
+#: Values after expanding aliases ("billion laughs" protection); real files hold a few thousand.
+MAX_VALUES: Final = 200_000
+
+_PLAIN_SCALAR_TAGS: Final = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_MAP_TAG: Final = "tag:yaml.org,2002:map"
+_SEQ_TAG: Final = "tag:yaml.org,2002:seq"
+_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+
+
+class _Refused(Exception):
+    """A problem found while building data; stops the build (positions inside are unreliable)."""
+
+    def __init__(self, mark: yaml.Mark | None, path: KeyPath, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.path = path
+        self.message = message
+
+
+@dataclass
+class _Document:
+    """Plain data plus where each key path (and each mapping key) was written."""
+
+    values: dict[KeyPath, yaml.Mark] = field(default_factory=dict)
+    keys: dict[KeyPath, yaml.Mark] = field(default_factory=dict)
+    count: int = 0
+
+
+class _Builder:
+    def __init__(self, loader: yaml.SafeLoader) -> None:
+        self.loader = loader
+        self.document = _Document()
+        self.active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: KeyPath, depth: int = 0) -> Any:
+        self.document.count += 1
+        if self.document.count > MAX_VALUES:
+            raise _Refused(node.start_mark, path, f"the document expands to more than {MAX_VALUES} values")
+        if depth > MAX_DEPTH:
+            raise _Refused(node.start_mark, path, f"nested more than {MAX_DEPTH} levels deep")
+        self.document.values.setdefault(path, node.start_mark)
+        if id(node) in self.active:
+            raise _Refused(node.start_mark, path, "a recursive alias (an anchor used inside itself)")
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                if node.tag != _SEQ_TAG:
+                    raise _Refused(node.start_mark, path, f"unsupported YAML tag {node.tag} on a list")
+                return [self.build(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path, depth)
+            raise _Refused(
+                node.start_mark, path, f"unsupported YAML node {type(node).__name__}"
+            )  # pragma: no cover
+        finally:
+            self.active.discard(id(node))
+
+    def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        if node.tag not in _PLAIN_SCALAR_TAGS:
+            short = node.tag.replace("tag:yaml.org,2002:", "!!")
+            hint = "; quote the value to make it text" if short in ("!!timestamp", "!!binary") else ""
+            raise _Refused(node.start_mark, path, f"unsupported YAML tag {short}{hint}")
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as error:
+            raise _Refused(node.start_mark, path, f"cannot read this value: {error}") from None
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int) -> dict[Any, Any]:
+        if node.tag != _MAP_TAG:
+            raise _Refused(node.start_mark, path, f"unsupported YAML tag {node.tag} on a mapping")
+        result: dict[Any, Any] = {}
+        first_seen: dict[Any, yaml.Mark] = {}
+        merged: list[tuple[yaml.Node, KeyPath]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.append((value_node, path))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused(key_node.start_mark, path, "mapping keys must be plain scalars")
+            key = self._scalar(key_node, path)
+            if key in first_seen:
+                line = first_seen[key].line + 1
+                raise _Refused(
+                    key_node.start_mark, (*path, key), f"duplicate key {key!r} (first written on line {line})"
+                )
+            first_seen[key] = key_node.start_mark
+            self.document.keys.setdefault((*path, key), key_node.start_mark)
+            result[key] = self.build(value_node, (*path, key), depth + 1)
+        for value_node, merge_path in merged:
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                if not isinstance(source, yaml.MappingNode):
+                    raise _Refused(
+                        source.start_mark, merge_path, "a merge key (<<) takes a mapping or a list of them"
+                    )
+                extra = self._mapping(source, path, depth)
+                for key, value in extra.items():
+                    result.setdefault(key, value)
+        return result
+
+
+def _problem(file: str, lines: Sequence[str], mark: yaml.Mark | None, path: KeyPath, message: str) -> Problem:
+    if mark is None:
+        return Problem(file, 0, 0, path, message)
+    source = lines[mark.line] if 0 <= mark.line < len(lines) else None
+    return Problem(file, mark.line + 1, mark.column + 1, path, message, source)
+
+
+def _syntax_message(error: yaml.YAMLError) -> str:
+    if isinstance(error, yaml.MarkedYAMLError):
+        problem = error.problem or "invalid YAML"
+        if "'\\t'" in problem or "\t" in problem:
+            return "a tab character: YAML indentation and separation must use spaces"
+        context = f" ({error.context})" if error.context else ""
+        return f"YAML syntax error: {problem}{context}"
+    return f"YAML syntax error: {error}"
+
+
+def _syntax_mark(error: yaml.YAMLError, text: str) -> yaml.Mark | None:
+    if isinstance(error, yaml.MarkedYAMLError):
+        return error.problem_mark or error.context_mark
+    if isinstance(error, yaml.reader.ReaderError):
+        before = text[: error.position]
+        line = before.count("\n")
+        column = len(before) - (before.rfind("\n") + 1)
+        return yaml.Mark("<text>", error.position, line, column, "", 0)
+    return None
+
+
+def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document]:
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.YAMLError as error:
+            message = _syntax_message(error)
+            if isinstance(error, yaml.composer.ComposerError) and "single document" in str(error.problem):
+                message = "a scenario file holds one YAML document; remove the extra '---'"
+            raise ScenarioError([_problem(file, lines, _syntax_mark(error, text), (), message)]) from None
+        except RecursionError:
+            raise ScenarioError(
+                [Problem(file, 0, 0, (), f"nested more than {MAX_DEPTH} levels deep")]
+            ) from None
+        if node is None:
+            raise ScenarioError(
+                [Problem(file, 1, 1, (), "empty file: expected a mapping with scenarios: [...]")]
+            )
+        builder = _Builder(loader)
+        try:
+            data = builder.build(node, ())
+        except _Refused as refused:
+            raise ScenarioError(
+                [_problem(file, lines, refused.mark, refused.path, refused.message)]
+            ) from None
+        return data, builder.document
+    finally:
+        loader.dispose()
+
+
+_GENERIC: Final = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "none_required": "no value (null)",
+}
+
+
+def _describe_error(error: ErrorDetails) -> tuple[str, list[str | int], bool]:
+    """Return (message, extra path, point-at-key) for one pydantic error."""
+    kind = error["type"]
+    context: dict[str, Any] = dict(error.get("ctx") or {})
+    value = error.get("input")
+    if kind == "sockharness":
+        return str(context["detail"]), list(context.get("subpath", [])), bool(context.get("at_key"))
+    if kind == "missing":
+        return "", [], False  # handled by the caller (needs the key name)
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(context.get("expected", "")))
+        hint = did_you_mean(value, choices)
+        return f"expected one of {', '.join(choices)}, got {describe_value(value)}{hint}", [], False
+    if kind in ("too_short", "too_long"):
+        bound = "at least" if kind == "too_short" else "at most"
+        limit = context.get("min_length", context.get("max_length"))
+        return f"expected {bound} {limit} item(s), got {context.get('actual_length')}", [], False
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        operator = {
+            "greater_than": ">",
+            "greater_than_equal": ">=",
+            "less_than": "<",
+            "less_than_equal": "<=",
+        }[kind]
+        limit = next(iter(context.values()), "?")
+        return f"expected a value {operator} {limit}, got {describe_value(value)}", [], False
+    if kind == "string_too_short":
+        return f"expected a non-empty string, got {describe_value(value)}", [], False
+    expected = _GENERIC.get(kind)
+    if expected is not None:
+        return f"expected {expected}, got {describe_value(value)}", [], False
+    return f"{error['msg']} (got {describe_value(value)})", [], False
+
+
+def _locate(document: _Document, path: KeyPath, at_key: bool) -> yaml.Mark | None:
+    if at_key and path in document.keys:
+        return document.keys[path]
+    probe = path
+    while True:
+        if probe in document.values:
+            return document.values[probe]
+        if not probe:
+            return None
+        probe = probe[:-1]
+
+
+def _translate(
+    errors: Iterable[ErrorDetails], document: _Document, file: str, lines: Sequence[str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in errors:
+        path: list[str | int] = [
+            part for part in error["loc"] if not (isinstance(part, str) and part.startswith("§"))
+        ]
+        at_key = False
+        if path and path[-1] == "[key]":
+            path.pop()
+            at_key = True
+        if error["type"] == "missing":
+            missing = path.pop() if path else "?"
+            message = f"missing required key {missing!r}"
+        else:
+            message, extra, extra_at_key = _describe_error(error)
+            path.extend(extra)
+            at_key = at_key or extra_at_key
+        key_path = tuple(path)
+        problems.append(_problem(file, lines, _locate(document, key_path, at_key), key_path, message))
+    return problems
+
+
+def _finish(problems: list[Problem]) -> ScenarioError:
+    unique = list(dict.fromkeys(problems))
+    unique.sort(key=lambda problem: (problem.line, problem.column))
+    return ScenarioError(unique)
+
+
+def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
+    """Parse and validate scenario YAML; raise :class:`ScenarioError` listing every problem found."""
+    lines = text.splitlines()
+    data, document = _compose(text, filename, lines)
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [
+                _problem(
+                    filename,
+                    lines,
+                    document.values.get(()),
+                    (),
+                    f"expected a mapping with scenarios: [...], got {describe_value(data)}",
+                )
+            ]
+        )
+    try:
+        model = ScenarioFile.model_validate(data)
+    except ValidationError as error:
+        raise _finish(_translate(error.errors(include_url=False), document, filename, lines)) from None
+    except RecursionError:
+        raise ScenarioError(
+            [Problem(filename, 0, 0, (), f"nested more than {MAX_DEPTH} levels deep")]
+        ) from None
+    problems = [
+        _problem(
+            filename,
+            lines,
+            _locate(document, reference.path, reference.at_key),
+            reference.path,
+            reference.message,
+        )
+        for reference in check_references(model)
+    ]
+    if problems:
+        raise _finish(problems)
+    return model
+
+
+def load_file(path: str | Path) -> ScenarioFile:
+    """Read and load one scenario file (UTF-8; a BOM is tolerated)."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as error:
+        raise ScenarioError(
+            [Problem(file, 0, 0, (), f"cannot read the file: {error.strerror or error}")]
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        message = f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded"
+        raise ScenarioError([Problem(file, line, column, (), message)]) from None
+    return load_text(text, file)

@@ -1,0 +1,231 @@
+"""Cross-reference checks that need a whole scenario: names used before they exist.
+
+Pure: walks a validated :class:`ScenarioFile` in run order and reports, with the key path of the
+offending value, every socket used before ``socket``/``accept`` created it, every peer, proxy, packet
+fault or ``$variable`` that was never declared, duplicate scenario/phase names, and ``observe``
+placeholders that no step saves. The loader maps the paths to file:line:column.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from sockharness.scenario.errors import KeyPath, did_you_mean
+from sockharness.scenario.model_peers import ExternalPeer, PeerBase, ProxyPeer, TcpClientPeer
+from sockharness.scenario.model_types import AddressSpec, parse_variable
+from sockharness.scenario.model_values import BytesMatch, MatcherOps
+
+if TYPE_CHECKING:
+    from sockharness.scenario.model import Scenario, ScenarioFile
+    from sockharness.scenario.model_steps import StepBase
+
+__all__ = ["BUILTIN_VARIABLES", "Reference", "check_references"]
+
+#: Variables the runner provides without a ``save:`` (``$offered``: bytes the step offered to send).
+BUILTIN_VARIABLES: Final = frozenset({"offered"})
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One unresolved or conflicting name at ``path``."""
+
+    path: KeyPath
+    message: str
+    at_key: bool = False
+
+
+@dataclass
+class _Scope:
+    """Names known at the current point of a scenario's run."""
+
+    peers: dict[str, PeerBase]
+    sockets: set[str] = field(default_factory=set)
+    variables: set[str] = field(default_factory=lambda: set(BUILTIN_VARIABLES))
+    faults: set[str] = field(default_factory=set)
+
+    @property
+    def proxies(self) -> set[str]:
+        return {name for name, peer in self.peers.items() if isinstance(peer, ProxyPeer)}
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    known = sorted(known)
+    hint = did_you_mean(name, known)
+    listing = (
+        f"; declared: {', '.join(known)}" if known and not hint else ("" if known else "; none declared")
+    )
+    return f"unknown {kind} {name!r}{hint}{listing}"
+
+
+def _matcher_variables(value: Any) -> Iterator[str]:
+    if isinstance(value, str) and value.startswith("$"):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _matcher_variables(item)
+    elif isinstance(value, MatcherOps):
+        for _, operand in value.operators():
+            yield from _matcher_variables(operand)
+
+
+def _check_variable(expression: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    name, _ = parse_variable(expression)
+    if name not in scope.variables:
+        yield Reference(
+            path,
+            _unknown("variable", f"${name}", (f"${known}" for known in scope.variables))
+            + " (save: it in an earlier step)",
+        )
+
+
+def _check_address(
+    address: AddressSpec, scope: _Scope, path: KeyPath, *, sockets: bool
+) -> Iterator[Reference]:
+    if address.variable is not None:
+        yield from _check_variable(address.variable, scope, path)
+    elif address.ref is not None:
+        known = set(scope.peers) | (scope.sockets if sockets else set())
+        if address.ref not in known:
+            kind = "peer or socket" if sockets else "peer"
+            yield Reference(path, _unknown(kind, address.ref, known))
+
+
+def _check_proxy(name: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    if name in scope.proxies:
+        return
+    peer = scope.peers.get(name)
+    if peer is not None:
+        yield Reference(path, f"{name!r} is a {peer.kind} peer, not a proxy")
+    else:
+        yield Reference(path, _unknown("proxy", name, scope.proxies))
+
+
+def _check_step(step: StepBase, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    action = step.action
+    args = step.args
+    here = (*path, action)
+    socket_name = getattr(args, "socket", None)
+    if isinstance(socket_name, str) and socket_name not in scope.sockets:
+        yield Reference(
+            (*here, "socket"),
+            _unknown("socket", socket_name, scope.sockets)
+            + " (create it with socket: {as: ...} or accept: {as: ...} first)",
+        )
+    address = getattr(args, "address", None)
+    if isinstance(address, AddressSpec):
+        yield from _check_address(address, scope, (*here, "address"), sockets=True)
+    if (
+        action in ("add_toxic", "update_toxic", "remove_toxic", "proxy_down", "proxy_up")
+        and args.proxy is not None
+    ):
+        yield from _check_proxy(args.proxy, scope, (*here, "proxy"))
+    if action == "peer" and args.name not in scope.peers:
+        yield Reference((*here, "name"), _unknown("peer", args.name, scope.peers))
+    if action == "packet_fault":
+        if args.peer is not None and args.peer not in scope.peers:
+            yield Reference((*here, "peer"), _unknown("peer", args.peer, scope.peers))
+        if isinstance(args.port, str):
+            yield from _check_variable(args.port, scope, (*here, "port"))
+        if args.as_ is not None:
+            scope.faults.add(args.as_)
+    if action == "remove_packet_fault" and args not in scope.faults:
+        yield Reference(
+            here, _unknown("packet fault", args, scope.faults) + " (name it with packet_fault: {as: ...})"
+        )
+    if action == "repeat":
+        yield from _check_steps(args.steps, scope, (*here, "steps"))
+    for expression in _matcher_variables(step.returns):
+        yield from _check_variable(expression, scope, (*path, "returns"))
+    if isinstance(step.bytes, BytesMatch):
+        for expression in _matcher_variables(step.bytes.length):
+            yield from _check_variable(expression, scope, (*path, "bytes", "length"))
+    if action == "socket":
+        scope.sockets.add(args.as_)
+    if action == "accept" and args.as_ is not None:
+        scope.sockets.add(args.as_)
+    if step.save is not None:
+        scope.variables.add(step.save)
+
+
+def _check_steps(steps: Sequence[StepBase], scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    for index, step in enumerate(steps):
+        yield from _check_step(step, scope, (*path, index))
+
+
+def _check_peers(scenario: Scenario, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    for name, peer in scenario.peers.items():
+        here = (*path, "peers", name)
+        if isinstance(peer, TcpClientPeer):
+            yield from _check_address(peer.target, scope, (*here, "target"), sockets=False)
+        if isinstance(peer, ProxyPeer):
+            if peer.upstream.ref == name:
+                yield Reference((*here, "upstream"), f"proxy {name!r} cannot be its own upstream")
+            else:
+                yield from _check_address(peer.upstream, scope, (*here, "upstream"), sockets=False)
+            for index, toxic in enumerate(peer.toxics):
+                if toxic.proxy is not None:
+                    yield Reference(
+                        (*here, "toxics", index, "proxy"),
+                        "a proxy peer's toxics apply to it: drop proxy",
+                        at_key=True,
+                    )
+        if isinstance(peer, ExternalPeer) and peer.address.literal is None:
+            yield Reference((*here, "address"), 'an external peer needs a literal address like "127.0.0.1:0"')
+
+
+def _check_scenario(scenario: Scenario, path: KeyPath) -> Iterator[Reference]:
+    scope = _Scope(peers=dict(scenario.peers))
+    yield from _check_peers(scenario, scope, path)
+    if scenario.steps is not None:
+        yield from _check_steps(scenario.steps, scope, (*path, "steps"))
+    seen_phases: set[str] = set()
+    for index, phase in enumerate(scenario.phases or ()):
+        here = (*path, "phases", index)
+        if phase.name in seen_phases:
+            yield Reference((*here, "name"), f"duplicate phase name {phase.name!r}")
+        seen_phases.add(phase.name)
+        for toxic_index, toxic in enumerate(phase.toxics):
+            if toxic.proxy is not None:
+                yield from _check_proxy(toxic.proxy, scope, (*here, "toxics", toxic_index, "proxy"))
+        for down_index, name in enumerate(phase.down):
+            yield from _check_proxy(name, scope, (*here, "down", down_index))
+        yield from _check_steps(phase.steps, scope, (*here, "steps"))
+    if scenario.observe is not None:
+        yield from _check_observe(scenario.observe, scope, (*path, "observe"))
+
+
+def _check_observe(template: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as error:
+        yield Reference(path, f"observe is not a valid {{variable}} template: {error}")
+        return
+    for name in fields:
+        base = name.split(".", 1)[0].split("[", 1)[0]
+        if base not in scope.variables:
+            yield Reference(
+                path,
+                _unknown("variable", base, scope.variables - BUILTIN_VARIABLES)
+                + " in observe (save: it in a step)",
+            )
+
+
+def check_references(model: ScenarioFile) -> list[Reference]:
+    """Every unresolved name in the file, in document order."""
+    problems: list[Reference] = []
+    seen: dict[str, int] = {}
+    for index, scenario in enumerate(model.scenarios):
+        path: KeyPath = ("scenarios", index)
+        if scenario.name in seen:
+            problems.append(
+                Reference(
+                    (*path, "name"),
+                    f"duplicate scenario name {scenario.name!r} (also scenarios[{seen[scenario.name]}])",
+                )
+            )
+        seen.setdefault(scenario.name, index)
+        problems.extend(_check_scenario(scenario, path))
+    return problems
