@@ -13,10 +13,20 @@ from sockharness.faults.toxics import ToxicSpec
 class FaultProxy(Protocol):
     """One TCP proxy in front of an upstream; toxics act on its live and future connections."""
 
-    name: str
-    address: tuple[str, int]  # where clients connect (the resolved listen address)
-    upstream: tuple[str, int]
-    enabled: bool
+    # Read-only properties, so both plain attributes and computed properties satisfy the Protocol.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where clients connect (the resolved listen address)."""
+        ...
+
+    @property
+    def upstream(self) -> tuple[str, int]: ...
+
+    @property
+    def enabled(self) -> bool: ...
 
     def add_toxic(
         self,
@@ -63,7 +73,10 @@ class FaultProxy(Protocol):
 class FaultBackend(Protocol):
     """Creates proxies; ``close`` deletes every proxy this backend object created."""
 
-    name: str  # "embedded" | "toxiproxy"
+    @property
+    def name(self) -> str:
+        """ "embedded" | "toxiproxy" """
+        ...
 
     def create_proxy(
         self, upstream: tuple[str, int] | str, *, name: str | None = None, listen: str = "127.0.0.1:0"
