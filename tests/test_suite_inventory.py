@@ -23,8 +23,23 @@ SCENARIO_ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 FOREIGN_DIRS = frozenset({"netns"})
 #: The socket methods the tutorial lists; each must have scenarios.
 REQUIRED_METHODS = (
-    "socket", "bind", "listen", "setblocking", "accept", "connect", "connect_ex", "close", "recv",
-    "recvfrom", "send", "sendall", "sendto", "settimeout", "getpeername", "getsockname", "fileno",
+    "socket",
+    "bind",
+    "listen",
+    "setblocking",
+    "accept",
+    "connect",
+    "connect_ex",
+    "close",
+    "recv",
+    "recvfrom",
+    "send",
+    "sendall",
+    "sendto",
+    "settimeout",
+    "getpeername",
+    "getsockname",
+    "fileno",
 )
 GROUP_DIRS = frozenset(REQUIRED_METHODS) | {"examples"}
 MINIMUM_SCENARIOS = 120
@@ -48,7 +63,8 @@ class Entry:
 
 def suite_files() -> list[Path]:
     return sorted(
-        path for path in SCENARIO_ROOT.rglob("*.yaml")
+        path
+        for path in SCENARIO_ROOT.rglob("*.yaml")
         if path.relative_to(SCENARIO_ROOT).parts[0] not in FOREIGN_DIRS
     )
 
@@ -95,7 +111,8 @@ def test_scenario_names_are_unique_across_the_suite() -> None:
 
 def test_files_live_in_method_directories() -> None:
     misplaced = [
-        str(path.relative_to(SCENARIO_ROOT)) for path in suite_files()
+        str(path.relative_to(SCENARIO_ROOT))
+        for path in suite_files()
         if len(path.relative_to(SCENARIO_ROOT).parts) != 2
         or path.relative_to(SCENARIO_ROOT).parts[0] not in GROUP_DIRS
     ]
@@ -130,3 +147,18 @@ def test_only_loopback_addresses(entry: Entry) -> None:
                 assert "bind" in trail, f"{entry.where}: {literal} outside bind"
                 continue
             assert address.is_loopback or address.is_unspecified, f"{entry.where}: non-loopback {literal}"
+
+
+README_SECTION = SCENARIO_ROOT.parent / "docs" / "readme" / "suite.md"
+_TABLE_ROW_RE = re.compile(r"^\| `(?P<method>\w+)` \| (?P<count>\d+) \|", re.MULTILINE)
+_TOTAL_RE = re.compile(r"holds (?P<total>\d+) YAML scenarios")
+
+
+def test_readme_section_counts_match_the_suite() -> None:
+    """The user-facing table must not drift from the files it describes."""
+    text = README_SECTION.read_text(encoding="utf-8")
+    documented = {match["method"]: int(match["count"]) for match in _TABLE_ROW_RE.finditer(text)}
+    actual = Counter(str(entry.data.get("method")) for entry in ENTRIES)
+    assert documented == dict(actual), f"docs/readme/suite.md table {documented} != suite {dict(actual)}"
+    total = _TOTAL_RE.search(text)
+    assert total is not None and int(total["total"]) == len(ENTRIES), "suite.md states the wrong total"
