@@ -162,3 +162,12 @@ def test_readme_section_counts_match_the_suite() -> None:
     assert documented == dict(actual), f"docs/readme/suite.md table {documented} != suite {dict(actual)}"
     total = _TOTAL_RE.search(text)
     assert total is not None and int(total["total"]) == len(ENTRIES), "suite.md states the wrong total"
+
+
+@pytest.mark.parametrize("path", suite_files(), ids=lambda path: str(path.relative_to(SCENARIO_ROOT)))
+def test_suite_file_validates(path: Path) -> None:
+    """Every file passes the real loader (types, units, errno names, constants, references)."""
+    from sockharness.scenario.loader import load_file
+
+    scenario_file = load_file(path)
+    assert len(scenario_file.scenarios) >= 1
