@@ -79,12 +79,12 @@ def run_section(ctx: Context, name: str, module: ModuleType) -> list[Row]:
         stop()
 
 
-def metadata(ctx: Context, started: float, toxiproxy_version: str) -> dict[str, Any]:
+def metadata(ctx: Context, started: float, load_at_start: float, toxiproxy_version: str) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.release()}, {os.cpu_count()} cores",
-        "load_average": os.getloadavg(),
+        "load_average_1min": {"start": load_at_start, "end": os.getloadavg()[0]},
         "toxiproxy": f"{ctx.toxiproxy_binary} ({toxiproxy_version})" if ctx.toxiproxy_binary else None,
         "missing": ctx.missing,
         "wall_seconds": round(time.monotonic() - started, 1),
@@ -95,6 +95,7 @@ def metadata(ctx: Context, started: float, toxiproxy_version: str) -> dict[str, 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    load_at_start = os.getloadavg()[0]
     raise_fd_limit()
     config = Config.quick_config() if args.quick else Config()
     if args.runs is not None:
@@ -109,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows += run_section(ctx, name, module)
     finally:
         ctx.close()
-    meta = metadata(ctx, started, toxiproxy_version)
+    meta = metadata(ctx, started, load_at_start, toxiproxy_version)
     title = f"sockharness bench, {meta['date']}, {meta['machine']}, Python {meta['python']}"
     print(title)
+    load = meta["load_average_1min"]
+    print(f"1-min load average {load['start']:.2f} at start, {load['end']:.2f} at end (the bench adds ~1-2)")
     for mode, why in ctx.missing.items():
         print(f"{mode}: {why}")
     print(render(rows))

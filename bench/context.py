@@ -72,7 +72,8 @@ class Context:
         binary = find_toxiproxy(toxiproxy)
         self.toxiproxy_binary = binary
         if binary is None:
-            self.missing["toxiproxy"] = "Toxiproxy server not found (--toxiproxy, $TOXIPROXY_SERVER, PATH)"
+            where = toxiproxy or "--toxiproxy, $TOXIPROXY_SERVER, PATH"
+            self.missing["toxiproxy"] = f"Toxiproxy server not found ({where})"
         else:
             try:
                 self.drivers["toxiproxy"] = ToxiproxyDriver(binary)

@@ -86,8 +86,11 @@ class DirectDriver(Driver):
 
 
 def find_toxiproxy(explicit: str | None) -> str | None:
-    """The server binary: ``--toxiproxy``, $TOXIPROXY_SERVER, the project machine's path, or PATH."""
-    for candidate in (explicit, os.environ.get("TOXIPROXY_SERVER"), DEFAULT_TOXIPROXY):
+    """The server binary: ``--toxiproxy`` (only that, when given), $TOXIPROXY_SERVER, the project
+    machine's path, or ``toxiproxy-server`` on PATH."""
+    if explicit is not None:
+        return explicit if os.access(explicit, os.X_OK) else None
+    for candidate in (os.environ.get("TOXIPROXY_SERVER"), DEFAULT_TOXIPROXY):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return shutil.which("toxiproxy-server")
