@@ -179,8 +179,21 @@ def _toxic_body(body: bytes) -> dict[str, object]:
     return data
 
 
-def _check_attribute_names(toxic_type: str, attributes: object) -> None:
-    """Unknown attribute names are typos Toxiproxy would silently ignore: refuse them, naming known ones."""
+_GO_INT64_MAX = 2**63 - 1
+_GO_STRUCTS = {
+    "latency": "LatencyToxic",
+    "bandwidth": "BandwidthToxic",
+    "slow_close": "SlowCloseToxic",
+    "timeout": "TimeoutToxic",
+    "reset_peer": "ResetToxic",
+    "slicer": "SlicerToxic",
+    "limit_data": "LimitDataToxic",
+}
+
+
+def _check_attributes(toxic_type: str, attributes: object) -> None:
+    """Refuse what the engine's validation lets through: unknown attribute names (typos Toxiproxy would
+    silently ignore) and numbers beyond Go's int64, which Toxiproxy's decoder refuses too."""
     known = TOXIC_TYPES.get(toxic_type)
     if known is None or not isinstance(attributes, dict):
         return  # the engine's validation words these errors
@@ -189,6 +202,13 @@ def _check_attribute_names(toxic_type: str, attributes: object) -> None:
         names = ", ".join(f'"{key}"' for key in unknown)
         expected = ", ".join(known) or "none"
         raise bad_request(f"unknown attribute {names} for a {toxic_type} toxic; known attributes: {expected}")
+    for key, value in attributes.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > _GO_INT64_MAX:
+            go_type = "int" if toxic_type == "slicer" else "int64"
+            raise bad_request(
+                f"json: cannot unmarshal number {value:g} into Go struct field "
+                f"{_GO_STRUCTS.get(toxic_type, 'Toxic')}.attributes.{key} of type {go_type}"
+            )
 
 
 def _go_number(value: object) -> object:
@@ -451,7 +471,7 @@ class ToxiproxyAPI:
         proxy = self._engine.get_proxy(call.params[0])
         data = _toxic_body(call.body)
         if isinstance(data.get("type"), str):
-            _check_attribute_names(str(data["type"]), data.get("attributes"))
+            _check_attributes(str(data["type"]), data.get("attributes"))
         spec = proxy.add_toxic(ToxicSpec.from_json(data))
         return json_response(200, toxic_json(spec))  # 200, not 201: Toxiproxy's choice
 
@@ -470,7 +490,7 @@ class ToxiproxyAPI:
                     f'field "{key}" of a toxic cannot be changed '
                     f"({getattr(current, key)!r} -> {data[key]!r}); remove the toxic and add a new one"
                 )
-        _check_attribute_names(current.type, data.get("attributes"))
+        _check_attributes(current.type, data.get("attributes"))
         update: dict[str, object] = {key: data[key] for key in ("attributes", "toxicity") if key in data}
         return json_response(200, toxic_json(proxy.update_toxic(call.params[1], update)))
 

@@ -241,6 +241,8 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
         """http.server's own refusals (bad request line, huge headers) as JSON errors too."""
         self._request_id = uuid.uuid4().hex[:20]
         self.close_connection = True
+        # An unparsable request line leaves the version at HTTP/0.9, which would suppress the status line.
+        self.request_version = self.protocol_version
         text = message or HTTPStatus(code).phrase
         with contextlib.suppress(OSError):
             self._write(error_response(code, text))
