@@ -41,6 +41,13 @@ _SEQ_TAG: Final = "tag:yaml.org,2002:seq"
 _MERGE_TAG: Final = "tag:yaml.org,2002:merge"
 
 
+def _tag_message(tag: str) -> str:
+    short = tag.replace("tag:yaml.org,2002:", "!!")
+    if short in ("!!timestamp", "!!binary"):
+        return f"unsupported YAML type {short}: quote the value to make it text"
+    return f"unsupported YAML tag {short}: scenario files hold plain data only (no tags, no Python objects)"
+
+
 class _Refused(Exception):
     """A problem found while building data; stops the build (positions inside are unreliable)."""
 
@@ -81,7 +88,7 @@ class _Builder:
         try:
             if isinstance(node, yaml.SequenceNode):
                 if node.tag != _SEQ_TAG:
-                    raise _Refused(node.start_mark, path, f"unsupported YAML tag {node.tag} on a list")
+                    raise _Refused(node.start_mark, path, _tag_message(node.tag))
                 return [self.build(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
             if isinstance(node, yaml.MappingNode):
                 return self._mapping(node, path, depth)
@@ -93,9 +100,7 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
         if node.tag not in _PLAIN_SCALAR_TAGS:
-            short = node.tag.replace("tag:yaml.org,2002:", "!!")
-            hint = "; quote the value to make it text" if short in ("!!timestamp", "!!binary") else ""
-            raise _Refused(node.start_mark, path, f"unsupported YAML tag {short}{hint}")
+            raise _Refused(node.start_mark, path, _tag_message(node.tag))
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError) as error:
@@ -103,7 +108,7 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int) -> dict[Any, Any]:
         if node.tag != _MAP_TAG:
-            raise _Refused(node.start_mark, path, f"unsupported YAML tag {node.tag} on a mapping")
+            raise _Refused(node.start_mark, path, _tag_message(node.tag))
         result: dict[Any, Any] = {}
         first_seen: dict[Any, yaml.Mark] = {}
         merged: list[tuple[yaml.Node, KeyPath]] = []
@@ -148,6 +153,9 @@ def _syntax_message(error: yaml.YAMLError) -> str:
         if "'\\t'" in problem or "\t" in problem:
             return "a tab character: YAML indentation and separation must use spaces"
         context = f" ({error.context})" if error.context else ""
+        started = error.context_mark
+        if started is not None and error.problem_mark is not None and started.line != error.problem_mark.line:
+            context += f", which started on line {started.line + 1}"
         return f"YAML syntax error: {problem}{context}"
     return f"YAML syntax error: {error}"
 
@@ -170,7 +178,7 @@ def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document
             node = loader.get_single_node()
         except yaml.YAMLError as error:
             message = _syntax_message(error)
-            if isinstance(error, yaml.composer.ComposerError) and "single document" in str(error.problem):
+            if isinstance(error, yaml.composer.ComposerError) and "single document" in str(error.context):
                 message = "a scenario file holds one YAML document; remove the extra '---'"
             raise ScenarioError([_problem(file, lines, _syntax_mark(error, text), (), message)]) from None
         except RecursionError:

@@ -60,25 +60,24 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint}{listing}"
 
 
-def _matcher_variables(value: Any) -> Iterator[str]:
+def _matcher_variables(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """Every ``$variable`` inside a matcher, with the key path where it is written."""
     if isinstance(value, str) and value.startswith("$"):
-        yield value
+        yield path, value
     elif isinstance(value, list):
-        for item in value:
-            yield from _matcher_variables(item)
+        for index, item in enumerate(value):
+            yield from _matcher_variables(item, (*path, index))
     elif isinstance(value, MatcherOps):
-        for _, operand in value.operators():
-            yield from _matcher_variables(operand)
+        for key, operand in value.operators():
+            yield from _matcher_variables(operand, (*path, key))
 
 
 def _check_variable(expression: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
     name, _ = parse_variable(expression)
     if name not in scope.variables:
-        yield Reference(
-            path,
-            _unknown("variable", f"${name}", (f"${known}" for known in scope.variables))
-            + " (save: it in an earlier step)",
-        )
+        known = ", ".join(f"${known}" for known in sorted(scope.variables))
+        hint = did_you_mean(name, scope.variables)
+        yield Reference(path, f"unknown variable {expression}{hint}: no earlier step saves {name!r} (known: {known})")
 
 
 def _check_address(
@@ -98,7 +97,7 @@ def _check_proxy(name: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]
         return
     peer = scope.peers.get(name)
     if peer is not None:
-        yield Reference(path, f"{name!r} is a {peer.kind} peer, not a proxy")
+        yield Reference(path, f"{name!r} is not a proxy peer (its kind is {peer.kind})")
     else:
         yield Reference(path, _unknown("proxy", name, scope.proxies))
 
@@ -137,11 +136,11 @@ def _check_step(step: StepBase, scope: _Scope, path: KeyPath) -> Iterator[Refere
         )
     if action == "repeat":
         yield from _check_steps(args.steps, scope, (*here, "steps"))
-    for expression in _matcher_variables(step.returns):
-        yield from _check_variable(expression, scope, (*path, "returns"))
+    for where, expression in _matcher_variables(step.returns, (*path, "returns")):
+        yield from _check_variable(expression, scope, where)
     if isinstance(step.bytes, BytesMatch):
-        for expression in _matcher_variables(step.bytes.length):
-            yield from _check_variable(expression, scope, (*path, "bytes", "length"))
+        for where, expression in _matcher_variables(step.bytes.length, (*path, "bytes", "length")):
+            yield from _check_variable(expression, scope, where)
     if action == "socket":
         scope.sockets.add(args.as_)
     if action == "accept" and args.as_ is not None:
@@ -206,11 +205,10 @@ def _check_observe(template: str, scope: _Scope, path: KeyPath) -> Iterator[Refe
     for name in fields:
         base = name.split(".", 1)[0].split("[", 1)[0]
         if base not in scope.variables:
-            yield Reference(
-                path,
-                _unknown("variable", base, scope.variables - BUILTIN_VARIABLES)
-                + " in observe (save: it in a step)",
-            )
+            saved = sorted(scope.variables - BUILTIN_VARIABLES)
+            hint = did_you_mean(base, saved)
+            listing = ", ".join(saved) if saved else "nothing"
+            yield Reference(path, f"observe uses {{{base}}}, which no step saves{hint} (saved: {listing})")
 
 
 def check_references(model: ScenarioFile) -> list[Reference]:
