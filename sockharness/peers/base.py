@@ -95,6 +95,7 @@ class PeerBase:
 
     def check(self) -> None:
         """Raise the first failure of any of this peer's threads (as PeerError with transcripts)."""
+        __tracebackhide__ = True  # pytest: show the caller, not this re-raise
         with self._lock:
             failures = list(self._failures)
             self._reported = len(failures)
@@ -117,6 +118,7 @@ class PeerBase:
     def check_unreported(self) -> None:
         """Like check(), but quiet when every failure was already raised by an earlier check(): teardown
         uses it so a failure the test already saw is not reported a second time."""
+        __tracebackhide__ = True
         with self._lock:
             new_failures = len(self._failures) > self._reported
         if new_failures:

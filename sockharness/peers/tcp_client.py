@@ -124,6 +124,7 @@ class ScriptedTCPClient(PeerBase):
 
     def wait_done(self, timeout: float = 5.0) -> None:
         """Block until the script finished, then re-raise any failure; PeerError at ``timeout``."""
+        __tracebackhide__ = True
         finished = self._done.wait(timeout)
         self.check()
         if not finished:

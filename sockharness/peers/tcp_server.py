@@ -191,6 +191,7 @@ class ScriptedTCPServer(PeerBase):
 
     def wait_connections(self, n: int, timeout: float = 5.0) -> None:
         """Block until ``n`` connections were accepted; raise PeerError (with transcripts) at ``timeout``."""
+        __tracebackhide__ = True
         with self._progress:
             self._progress.wait_for(lambda: self._accepted >= n or bool(self._failures), timeout)
             accepted = self._accepted
@@ -208,6 +209,7 @@ class ScriptedTCPServer(PeerBase):
         It first waits for ``connections`` accepted connections (default: ``max_connections``, else 1), so a
         call right after a client connected does not race the accept. PeerError at ``timeout``.
         """
+        __tracebackhide__ = True
         wanted = connections if connections is not None else (self.max_connections or 1)
         with self._progress:
             self._progress.wait_for(
