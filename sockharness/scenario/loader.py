@@ -187,7 +187,16 @@ def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document
             ) from None
         if node is None:
             raise ScenarioError(
-                [Problem(file, 1, 1, (), "empty file: expected a mapping with scenarios: [...]")]
+                [
+                    Problem(
+                        file,
+                        1,
+                        1,
+                        (),
+                        "empty file: expected a mapping with scenarios: [...]",
+                        lines[0] if lines else None,
+                    )
+                ]
             )
         builder = _Builder(loader)
         try:

@@ -77,7 +77,9 @@ def _check_variable(expression: str, scope: _Scope, path: KeyPath) -> Iterator[R
     if name not in scope.variables:
         known = ", ".join(f"${known}" for known in sorted(scope.variables))
         hint = did_you_mean(name, scope.variables)
-        yield Reference(path, f"unknown variable {expression}{hint}: no earlier step saves {name!r} (known: {known})")
+        yield Reference(
+            path, f"unknown variable {expression}{hint}: no earlier step saves {name!r} (known: {known})"
+        )
 
 
 def _check_address(
