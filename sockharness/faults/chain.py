@@ -87,7 +87,7 @@ class Stage:
         return chunks
 
     def held(self) -> list[Chunk]:
-        """Chunks not yet released, for handing over to a replacement stage on update."""
+        """Chunks not yet released, handed on when the toxic is updated (no closing side effects)."""
         return self.flush(0.0)
 
 
@@ -311,12 +311,12 @@ class Chain:
         self.stages.append(self._new_stage(spec, now))
 
     def update(self, spec: ToxicSpec, now: float) -> None:
+        # Like Toxiproxy's interrupt-and-restart: what the old instance already holds is released to the
+        # next stage now (it has been through this toxic once); later chunks meet the new settings.
         index = self._index(spec.name)
         held = self.stages[index].held()
-        stage = self._new_stage(spec, now)
-        self.stages[index] = stage
-        for chunk in held:
-            stage.push(chunk, now)
+        self.stages[index] = self._new_stage(spec, now)
+        self._push_from(index + 1, held, now)
 
     def remove(self, name: str, now: float) -> None:
         index = self._index(name)

@@ -208,8 +208,8 @@ class Direction:
     # --- the chain and writing -------------------------------------------------------------------------
     def pump(self, now: float) -> None:
         """Move due chunks out of the chain, write what the socket takes, re-arm timer and interest."""
-        if self.connection.closed:
-            return
+        if self.connection.closed or not self.connection.connected:
+            return  # before the upstream connect completes, _connected() pumps
         ready = self.chain.advance(now)
         if ready:
             for chunk in ready:
