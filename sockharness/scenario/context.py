@@ -1,0 +1,118 @@
+"""The state one scenario run carries: its sockets, peers, proxies, saved variables and options.
+
+Every socket a step creates and every peer/proxy/process the scenario starts is recorded here (and in
+the run's :class:`~sockharness.peers.registry.Registry`) so :meth:`ScenarioContext.close` can release
+all of it, in reverse order of creation, whether the scenario passed, failed or timed out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sockharness.peers.registry import Registry
+
+
+class ScenarioSetupError(AssertionError):
+    """A scenario refers to something that does not exist at run time (unknown socket, peer, proxy)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the scenarios of one run are executed (from pytest options or the Python API)."""
+
+    seed: int | None = None
+    backend: str = "embedded"  # default fault backend for proxy peers: "embedded" | "toxiproxy"
+    toxiproxy_url: str | None = None  # needed when a proxy uses the toxiproxy backend
+    netns: bool = False  # the process runs inside the private network namespace (packet faults allowed)
+    cwd: str | None = None  # working directory for external targets (the scenario file's folder)
+
+
+@dataclass
+class ScenarioContext:
+    """Mutable state of one run; owned by exactly one thread (the one executing the steps)."""
+
+    options: RunOptions
+    registry: Registry = field(default_factory=Registry)
+    sockets: dict[str, socket.socket] = field(default_factory=dict)
+    peers: dict[str, Any] = field(default_factory=dict)  # name -> Peer / ExternalTarget / FaultProxy
+    proxies: dict[str, Any] = field(default_factory=dict)  # name -> FaultProxy (also in peers)
+    variables: dict[str, Any] = field(default_factory=dict)
+    backends: dict[str, Any] = field(default_factory=dict)  # backend name -> FaultBackend
+    packet_faults: Any = None  # PacketFaults, created on first use in netns mode
+    _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    def on_close(self, what: str, action: Callable[[], None]) -> None:
+        """Run ``action`` at close time (last registered runs first)."""
+        self._cleanups.append((what, action))
+
+    def add_socket(self, name: str, sock: socket.socket) -> socket.socket:
+        previous = self.sockets.get(name)
+        if previous is not None and previous.fileno() != -1:
+            # Rebinding a name must not leak the earlier socket: it stays tracked and is closed at the end.
+            self.on_close(f"socket {name!r} (replaced)", previous.close)
+        self.registry.track_socket(sock, f"scenario socket {name!r}")
+        self.sockets[name] = sock
+        return sock
+
+    def socket(self, name: str) -> socket.socket:
+        try:
+            return self.sockets[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sockets)) or "none yet"
+            raise ScenarioSetupError(
+                f"no socket named {name!r} (sockets so far: {known}); create it with `socket: {{as: {name}}}`"
+            ) from None
+
+    def peer(self, name: str) -> Any:
+        try:
+            return self.peers[name]
+        except KeyError:
+            known = ", ".join(sorted(self.peers)) or "none"
+            raise ScenarioSetupError(f"no peer named {name!r} (peers: {known})") from None
+
+    def proxy(self, name: str) -> Any:
+        try:
+            return self.proxies[name]
+        except KeyError:
+            known = ", ".join(sorted(self.proxies)) or "none"
+            raise ScenarioSetupError(f"no proxy peer named {name!r} (proxy peers: {known})") from None
+
+    def transcripts(self) -> str:
+        """Every peer's transcript, rendered, for failure messages."""
+        parts: list[str] = []
+        for name, peer in self.peers.items():
+            transcripts = getattr(peer, "transcripts", None) or []
+            rendered = [str(t) for t in transcripts if str(t).strip()]
+            tail = getattr(peer, "output_tail", None)
+            if rendered:
+                for index, text in enumerate(rendered, 1):
+                    label = f"connection {index}" if len(rendered) > 1 else "transcript"
+                    parts.append(f"--- peer {name} ({label}) ---\n{text}")
+            elif tail is not None:
+                parts.append(tail())
+            else:
+                parts.append(f"--- peer {name}: no traffic ---")
+        return "\n".join(parts)
+
+    def close(self) -> list[str]:
+        """Close sockets, stop peers, delete proxies; returns problems that could not be fixed."""
+        problems: list[str] = []
+        for name, sock in reversed(list(self.sockets.items())):
+            with contextlib.suppress(OSError):
+                sock.close()
+            del name
+        while self._cleanups:
+            what, action = self._cleanups.pop()
+            try:
+                action()
+            except Exception as exc:  # teardown must go on; report what failed
+                problems.append(f"{what}: {type(exc).__name__}: {exc}")
+        problems.extend(self.registry.close_all())
+        self.sockets.clear()
+        self.peers.clear()
+        self.proxies.clear()
+        return problems

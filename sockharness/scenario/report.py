@@ -1,0 +1,163 @@
+"""What a scenario run produced, and the conformance table built from many runs.
+
+Everything here is plain data and pure formatting: results travel from pytest-xdist workers to the
+controller as JSON (through a test report's ``user_properties``), so the table can be rendered on the
+controller without any shared state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: key under which a scenario's row travels in ``TestReport.user_properties``.
+ROW_PROPERTY = "sockharness_scenario"
+
+PASSED = "passed"
+FAILED = "failed"
+SKIPPED = "skipped"
+XFAILED = "xfailed"
+XPASSED = "xpassed"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class StepObservation:
+    """One executed step: what was called, what came back, and how long it took."""
+
+    number: str  # "3", or "4.2.1" inside repeat/phases (1-based)
+    action: str
+    line: int | None
+    elapsed: float  # seconds, perf_counter around the call only
+    returned: str | None  # repr of the return value (None when it raised)
+    raised: str | None  # "ConnectionRefusedError ECONNREFUSED (111): ..." when it raised
+    label: str | None = None
+
+
+@dataclass
+class ScenarioResult:
+    """Outcome of one scenario run: what the conformance table and the report files show."""
+
+    scenario: str
+    description: str
+    method: str | None
+    file: str
+    status: str  # PASSED / FAILED / ...
+    observed: str  # rendered ``observe`` text, or a one-line failure summary
+    duration: float
+    seed: int | None = None
+    steps: list[StepObservation] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ScenarioResult:
+        raw: dict[str, Any] = json.loads(text)
+        steps = [StepObservation(**step) for step in raw.pop("steps", [])]
+        return cls(steps=steps, **raw)
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One line of the conformance table (the JSON report holds the same fields)."""
+
+    behaviour: str
+    method: str
+    result: str
+    observed: str
+    scenario: str
+    file: str
+    duration: float
+
+
+def row_from_result(result: ScenarioResult, status: str | None = None) -> TableRow:
+    return TableRow(
+        behaviour=result.description,
+        method=result.method or "-",
+        result=status or result.status,
+        observed=result.observed,
+        scenario=result.scenario,
+        file=result.file,
+        duration=round(result.duration, 4),
+    )
+
+
+def sorted_rows(rows: Iterable[TableRow]) -> list[TableRow]:
+    """Group by method, then by file and scenario, so the table reads like a reference."""
+    return sorted(rows, key=lambda row: (row.method == "-", row.method, row.file, row.scenario))
+
+
+def summary_counts(rows: Sequence[TableRow]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.result] = counts.get(row.result, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _shorten(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
+
+
+def render_text_table(rows: Sequence[TableRow], width: int = 160) -> list[str]:
+    """Fixed-width lines for the terminal summary; long cells are shortened, never wrapped."""
+    ordered = sorted_rows(rows)
+    method_w = max([len("method"), *(len(r.method) for r in ordered)])
+    result_w = max([len("result"), *(len(r.result) for r in ordered)])
+    rest = max(40, width - method_w - result_w - 6)
+    behaviour_w = rest * 11 // 20
+    observed_w = rest - behaviour_w
+    header = f"{'method':<{method_w}}  {'behaviour':<{behaviour_w}}  {'result':<{result_w}}  observed"
+    lines = [header, "-" * min(width, len(header) + observed_w)]
+    for row in ordered:
+        lines.append(
+            f"{row.method:<{method_w}}  {_shorten(row.behaviour, behaviour_w):<{behaviour_w}}  "
+            f"{row.result:<{result_w}}  {_shorten(row.observed, observed_w)}"
+        )
+    counts = ", ".join(f"{n} {status}" for status, n in summary_counts(ordered).items())
+    lines.append(f"{len(ordered)} scenarios: {counts}" if ordered else "no scenarios ran")
+    return lines
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_markdown(rows: Sequence[TableRow], seed: int | None = None) -> str:
+    ordered = sorted_rows(rows)
+    out = ["# Socket behaviour conformance", ""]
+    if seed is not None:
+        out += [f"Run seed: `{seed}` (replay with `--sockharness-seed {seed}`).", ""]
+    counts = ", ".join(f"{n} {status}" for status, n in summary_counts(ordered).items())
+    out += [f"{len(ordered)} scenarios: {counts or 'none'}.", ""]
+    out += ["| behaviour | method | result | observed | scenario |", "|---|---|---|---|---|"]
+    for row in ordered:
+        out.append(
+            f"| {_md_cell(row.behaviour)} | `{_md_cell(row.method)}` | {row.result} | "
+            f"{_md_cell(row.observed)} | `{_md_cell(row.scenario)}` ({_md_cell(row.file)}) |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def render_json(rows: Sequence[TableRow], seed: int | None = None) -> str:
+    ordered = sorted_rows(rows)
+    document = {
+        "seed": seed,
+        "summary": summary_counts(ordered),
+        "scenarios": [asdict(row) for row in ordered],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_report(path: str, rows: Sequence[TableRow], seed: int | None = None) -> str:
+    """Text of the report file for ``path``: JSON for ``.json``, Markdown for ``.md``."""
+    lowered = path.lower()
+    if lowered.endswith(".json"):
+        return render_json(rows, seed)
+    if lowered.endswith((".md", ".markdown")):
+        return render_markdown(rows, seed)
+    raise ValueError(f"--sockharness-report {path!r}: the file name must end in .md or .json")

@@ -1,0 +1,330 @@
+"""Execute one validated scenario against real sockets and peers, and say exactly what happened.
+
+``run_scenario`` starts the scenario's peers, runs its steps (or phases) one socket call at a time,
+times each call with ``perf_counter``, captures its return value or exception, checks the step's
+expectations, and always cleans up: every socket closed, every peer stopped, every proxy deleted, also
+when a step fails or pytest-timeout interrupts the run. A mismatch raises :class:`ScenarioFailure`;
+success returns a :class:`ScenarioResult` for the conformance table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sockharness.errnos import describe_exception
+from sockharness.scenario import model
+from sockharness.scenario.actions import ACTIONS, OFFERING_ACTIONS
+from sockharness.scenario.context import RunOptions, ScenarioContext
+from sockharness.scenario.expectations import Mismatch, check_step, render_value
+from sockharness.scenario.failure import ScenarioFailure, StepPlace
+from sockharness.scenario.peers_factory import start_peers
+from sockharness.scenario.phases import phase_faults
+from sockharness.scenario.report import FAILED, PASSED, ScenarioResult, StepObservation
+from sockharness.scenario.resolve import Resolver, resolve_args
+
+#: Maps a YAML key path (``("scenarios", 0, "steps", 3)``) to its 1-based line, when the loader knows it.
+Locator = Callable[[tuple[str | int, ...]], int | None]
+
+_NO_VALUE = object()
+
+
+def _no_location(path: tuple[str | int, ...]) -> int | None:
+    return None
+
+
+def step_source(lines: Sequence[str], line: int | None) -> str:
+    """The YAML text of the step starting at ``line``: that line plus the lines indented deeper than it."""
+    if not line or line > len(lines):
+        return ""
+    first = lines[line - 1]
+    stripped = first.lstrip()
+    indent = len(first) - len(stripped)
+    body_indent = indent + 2 if stripped.startswith("- ") else indent
+    taken = [first.rstrip()]
+    for text in lines[line : line + 40]:  # a step is short; 40 lines bounds a runaway literal
+        if not text.strip() or text.lstrip().startswith("#"):
+            break
+        if len(text) - len(text.lstrip()) < body_indent:
+            break
+        taken.append(text.rstrip())
+    return "\n".join(taken)
+
+
+class _Run:
+    """One execution of one scenario (the state that the step functions share)."""
+
+    def __init__(
+        self,
+        scenario: model.Scenario,
+        options: RunOptions,
+        *,
+        file: str,
+        base_path: tuple[str | int, ...],
+        locate: Locator,
+        source: Sequence[str],
+    ) -> None:
+        self.scenario = scenario
+        self.options = options
+        self.file = file
+        self.base_path = base_path
+        self.locate = locate
+        self.source = source
+        self.ctx = ScenarioContext(options)
+        self.resolver = Resolver(options.seed if options.seed is not None else 0, file, scenario.name)
+        self.payload = self.resolver.payload
+        self.observations: list[StepObservation] = []
+
+    # -- failures -----------------------------------------------------------------------------------------
+    def place(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> StepPlace:
+        line = self.locate(path)
+        text = step_source(self.source, line)
+        if not text:
+            text = render_value(step.model_dump(by_alias=True, exclude_unset=True, mode="json"))
+        return StepPlace(number=number, action=step.action, line=line, text=text, label=step.label)
+
+    def failure(
+        self,
+        place: StepPlace | None,
+        expected: str,
+        observed: str,
+        elapsed: float | None,
+        note: str | None = None,
+    ) -> ScenarioFailure:
+        return ScenarioFailure(
+            scenario=self.scenario.name,
+            file=self.file,
+            place=place,
+            expected=expected,
+            observed=observed,
+            elapsed=elapsed,
+            transcripts=self.ctx.transcripts(),
+            seed=self.options.seed,
+            note=note,
+        )
+
+    # -- steps --------------------------------------------------------------------------------------------
+    def run_steps(self, steps: Sequence[model.StepBase], prefix: str, path: tuple[str | int, ...]) -> Any:
+        last: Any = None
+        for index, step in enumerate(steps):
+            number = f"{prefix}{index + 1}"
+            last = self.run_step(step, number, (*path, index))
+        return last
+
+    def call(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> tuple[Any, Any, float]:
+        """Perform the step's action; returns (value, exception, elapsed seconds)."""
+        if step.action == "repeat":
+            return self.call_repeat(step, number, path)
+        try:
+            args = resolve_args(step.action, step.args, self.ctx, self.resolver)
+        except Exception as exc:
+            raise self.failure(
+                self.place(step, number, path),
+                "arguments that can be resolved",
+                f"{type(exc).__name__}: {exc}",
+                None,
+            ) from exc
+        if step.action in OFFERING_ACTIONS:
+            self.ctx.variables["offered"] = len(args["data"])
+        action = ACTIONS[step.action]
+        started = time.perf_counter()
+        try:
+            value = action(self.ctx, args)
+        except Exception as exc:
+            return _NO_VALUE, exc, time.perf_counter() - started
+        return value, None, time.perf_counter() - started
+
+    def call_repeat(
+        self, step: model.StepBase, number: str, path: tuple[str | int, ...]
+    ) -> tuple[Any, Any, float]:
+        spec = step.args
+        results: list[Any] = []
+        started = time.perf_counter()
+        body_path = (*path, "repeat", "steps")
+        for iteration in range(spec.times):
+            last: Any = None
+            for index, inner in enumerate(spec.steps):
+                inner_number = f"{number}.{index + 1}"
+                inner_path = (*body_path, index)
+                value, exc, elapsed = self.call(inner, inner_number, inner_path)
+                if exc is not None and spec.until_raises is not None and inner.raises is None:
+                    stop = check_step(
+                        _UntilRaises(spec.until_raises),
+                        _NO_VALUE,
+                        exc,
+                        elapsed,
+                        self.ctx.variables,
+                        self.payload,
+                    )
+                    if stop is None:
+                        return results, None, time.perf_counter() - started
+                self.judge(inner, inner_number, inner_path, value, exc, elapsed, iteration=iteration + 1)
+                last = value
+            results.append(last)
+        return results, None, time.perf_counter() - started
+
+    def judge(
+        self,
+        step: model.StepBase,
+        number: str,
+        path: tuple[str | int, ...],
+        value: Any,
+        exc: BaseException | None,
+        elapsed: float,
+        *,
+        iteration: int | None = None,
+    ) -> None:
+        mismatch: Mismatch | None = check_step(step, value, exc, elapsed, self.ctx.variables, self.payload)
+        if mismatch is not None:
+            note = f"iteration {iteration} of the enclosing repeat" if iteration is not None else None
+            if mismatch.note:
+                note = f"{note}; {mismatch.note}" if note else mismatch.note
+            raise self.failure(
+                self.place(step, number, path), mismatch.expected, mismatch.observed, elapsed, note
+            )
+        if step.save is not None:
+            self.ctx.variables[step.save] = exc if exc is not None else value
+
+    def run_step(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> Any:
+        value, exc, elapsed = self.call(step, number, path)
+        self.observations.append(
+            StepObservation(
+                number=number,
+                action=step.action,
+                line=self.locate(path),
+                elapsed=elapsed,
+                returned=None if exc is not None else render_value(value),
+                raised=describe_exception(exc) if exc is not None else None,
+                label=step.label,
+            )
+        )
+        self.judge(step, number, path, value, exc, elapsed)
+        return value
+
+    # -- phases -------------------------------------------------------------------------------------------
+    def run_phases(self, phases: Sequence[model.Phase]) -> None:
+        for index, phase in enumerate(phases):
+            path = (*self.base_path, "phases", index)
+            started = time.perf_counter()
+            with phase_faults(self.ctx, phase):
+                self.run_steps(phase.steps, f"{phase.name}.", (*path, "steps"))
+                if phase.duration is not None:
+                    remaining = phase.duration - (time.perf_counter() - started)
+                    if remaining > 0:
+                        time.sleep(remaining)  # sync-ok: the phase is specified to last this long
+
+    # -- whole scenario -----------------------------------------------------------------------------------
+    def check_peers(self) -> None:
+        for name, peer in list(self.ctx.peers.items()):
+            check = getattr(peer, "check", None)
+            if check is None:
+                continue
+            try:
+                check()
+            except AssertionError as exc:
+                raise self.failure(
+                    None, f"peer {name!r} to follow its script", f"{type(exc).__name__}: {exc}", None
+                ) from exc
+
+    def execute(self) -> ScenarioResult:
+        started = time.perf_counter()
+        status = FAILED
+        observed = ""
+        try:
+            try:
+                start_peers(self.ctx, self.scenario.peers, self.resolver.payload)
+            except ScenarioFailure:
+                raise
+            except Exception as exc:
+                raise self.failure(
+                    None, "every peer to start", describe_exception(exc), None, note="while starting peers"
+                ) from exc
+            if self.scenario.phases is not None:
+                self.run_phases(self.scenario.phases)
+            else:
+                self.run_steps(self.scenario.steps or [], "", (*self.base_path, "steps"))
+            self.check_peers()
+            observed = self.render_observe()
+            status = PASSED
+        except ScenarioFailure as failure:
+            observed = failure.headline()
+            failure.result = self.result(FAILED, observed, time.perf_counter() - started)
+            raise
+        finally:
+            problems = self.ctx.close()
+            if problems and status == PASSED:
+                status = FAILED
+                observed = "teardown left resources behind"
+                raise self.failure(None, "a clean teardown", "; ".join(problems), None)
+        return self.result(status, observed, time.perf_counter() - started)
+
+    def render_observe(self) -> str:
+        template = self.scenario.observe
+        if not template:
+            return "as documented"
+        values = {name: render_value(value) for name, value in self.ctx.variables.items()}
+        try:
+            return template.format_map(values)
+        except (KeyError, IndexError, ValueError) as exc:
+            return f"{template} (cannot fill in: {type(exc).__name__} {exc})"
+
+    def result(self, status: str, observed: str, duration: float) -> ScenarioResult:
+        return ScenarioResult(
+            scenario=self.scenario.name,
+            description=self.scenario.description,
+            method=self.scenario.method,
+            file=self.file,
+            status=status,
+            observed=observed,
+            duration=duration,
+            seed=self.options.seed,
+            steps=list(self.observations),
+            variables={name: render_value(value) for name, value in self.ctx.variables.items()},
+        )
+
+
+class _UntilRaises:
+    """Adapter so ``until_raises`` is checked with the same rules as a step's ``raises``."""
+
+    action = "repeat"
+    checks_return = False
+    returns = None
+    bytes = None
+    elapsed = None
+    save = None
+    label = None
+
+    def __init__(self, raises: model.RaisesSpec) -> None:
+        self.raises = raises
+
+
+def run_scenario(
+    scenario: model.Scenario,
+    options: RunOptions | None = None,
+    *,
+    file: str = "<scenario>",
+    index: int = 0,
+    locate: Locator | None = None,
+    source: Sequence[str] = (),
+) -> ScenarioResult:
+    """Run one scenario; raise :class:`ScenarioFailure` (with ``.result``) if it does not behave as written.
+
+    ``index`` is the scenario's position in its file and ``locate``/``source`` give YAML lines, so failures
+    can point at ``file:line`` and quote the step.
+    """
+    chosen = options or RunOptions()
+    if chosen.seed is None:
+        # Every run has a seed (shown in failures) so random payloads can be replayed.
+        chosen = dataclasses.replace(chosen, seed=random.SystemRandom().randrange(2**32))
+    run = _Run(
+        scenario,
+        chosen,
+        file=file,
+        base_path=("scenarios", index),
+        locate=locate or _no_location,
+        source=source,
+    )
+    return run.execute()
