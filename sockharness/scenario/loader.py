@@ -262,16 +262,25 @@ def _describe_error(error: ErrorDetails) -> tuple[str, list[str | int], bool]:
     return f"{error['msg']} (got {describe_value(value)})", [], False
 
 
-def _locate(document: _Document, path: KeyPath, at_key: bool) -> yaml.Mark | None:
+def _locate(document: _Document, path: KeyPath, at_key: bool) -> tuple[yaml.Mark | None, KeyPath]:
+    """The mark for ``path`` and the path as written: a shorthand (``close: c``) has no ``close.socket``,
+    so the nearest written ancestor stands in for it."""
     if at_key and path in document.keys:
-        return document.keys[path]
+        return document.keys[path], path
     probe = path
     while True:
         if probe in document.values:
-            return document.values[probe]
+            return document.values[probe], probe
         if not probe:
-            return None
+            return None, path
         probe = probe[:-1]
+
+
+def _located(
+    file: str, lines: Sequence[str], document: _Document, path: KeyPath, at_key: bool, message: str
+) -> Problem:
+    mark, written = _locate(document, path, at_key)
+    return _problem(file, lines, mark, written, message)
 
 
 def _translate(
@@ -294,7 +303,7 @@ def _translate(
             path.extend(extra)
             at_key = at_key or extra_at_key
         key_path = tuple(path)
-        problems.append(_problem(file, lines, _locate(document, key_path, at_key), key_path, message))
+        problems.append(_located(file, lines, document, key_path, at_key, message))
     return problems
 
 
@@ -329,13 +338,7 @@ def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
             [Problem(filename, 0, 0, (), f"nested more than {MAX_DEPTH} levels deep")]
         ) from None
     problems = [
-        _problem(
-            filename,
-            lines,
-            _locate(document, reference.path, reference.at_key),
-            reference.path,
-            reference.message,
-        )
+        _located(filename, lines, document, reference.path, reference.at_key, reference.message)
         for reference in check_references(model)
     ]
     if problems:
