@@ -157,6 +157,8 @@ def _syntax_message(error: yaml.YAMLError) -> str:
         if started is not None and error.problem_mark is not None and started.line != error.problem_mark.line:
             context += f", which started on line {started.line + 1}"
         return f"YAML syntax error: {problem}{context}"
+    if isinstance(error, yaml.reader.ReaderError):
+        return f"YAML syntax error: character {chr(error.character)!r} is not allowed in YAML text"
     return f"YAML syntax error: {error}"
 
 
@@ -172,7 +174,11 @@ def _syntax_mark(error: yaml.YAMLError, text: str) -> yaml.Mark | None:
 
 
 def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # the reader checks every character up front
+    except yaml.YAMLError as error:
+        problem = _problem(file, lines, _syntax_mark(error, text), (), _syntax_message(error))
+        raise ScenarioError([problem]) from None
     try:
         try:
             node = loader.get_single_node()
