@@ -88,7 +88,9 @@ class ScenarioContext:
             transcripts = getattr(peer, "transcripts", None) or []
             rendered = [str(t) for t in transcripts if str(t).strip()]
             tail = getattr(peer, "output_tail", None)
-            if rendered:
+            if name in self.proxies:
+                parts.append(_describe_proxy(name, peer))
+            elif rendered:
                 for index, text in enumerate(rendered, 1):
                     label = f"connection {index}" if len(rendered) > 1 else "transcript"
                     parts.append(f"--- peer {name} ({label}) ---\n{text}")
@@ -116,3 +118,18 @@ class ScenarioContext:
         self.peers.clear()
         self.proxies.clear()
         return problems
+
+
+def _describe_proxy(name: str, proxy: Any) -> str:
+    """A proxy has no transcript of its own: show where it listens, its upstream, state and toxics."""
+    try:
+        toxics = ", ".join(
+            f"{t.name}={t.type}/{t.stream} {t.attributes} toxicity={t.toxicity:g}" for t in proxy.toxics()
+        )
+        state = "enabled" if proxy.enabled else "disabled"
+        return (
+            f"--- proxy {name}: {proxy.address[0]}:{proxy.address[1]} -> {proxy.upstream[0]}:{proxy.upstream[1]}, "
+            f"{state}, toxics: {toxics or 'none'} ---"
+        )
+    except Exception as exc:  # a proxy that is already gone still must not hide the real failure
+        return f"--- proxy {name}: state unavailable ({type(exc).__name__}: {exc}) ---"

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sockharness.errnos import describe_exception, is_errno, resolve_errno
+from sockharness.errnos import describe_errno, describe_exception, is_errno, resolve_errno
+from sockharness.peers import PeerError
 from sockharness.scenario.matchers import match, render
 from sockharness.scenario.model_values import BytesMatch
 
@@ -143,6 +144,15 @@ def bytes_problem(
     return None
 
 
+def _returns_errno(step: Any) -> bool:
+    """Whether the step's integer result is an errno (connect_ex, getsockopt SO_ERROR)."""
+    if step.action == "connect_ex":
+        return True
+    if step.action == "getsockopt":
+        return getattr(step.args, "option", None) in ("SO_ERROR", getattr(socket, "SO_ERROR", None))
+    return False
+
+
 def check_step(
     step: Any,
     value: Any,
@@ -161,13 +171,19 @@ def check_step(
     elif exc is not None:
         partial = getattr(exc, "partial", None)
         note = f"bytes received before it: {render(partial)}" if partial else None
-        return Mismatch("no exception", describe_exception(exc), note=note)
+        first, _, rest = describe_exception(exc).partition("\n")
+        if rest and not isinstance(exc, PeerError):  # a PeerError's transcripts are shown with the peers
+            note = f"{note}; {rest}" if note else rest
+        return Mismatch("no exception", first, note=note)
     else:
         if step.checks_return:
             problem = match(value, step.returns, variables)
             if problem is not None:
                 mismatch = _split(problem, value)
-                return Mismatch(f"returns {mismatch.expected}", mismatch.observed)
+                observed = mismatch.observed
+                if _returns_errno(step) and isinstance(value, int) and not isinstance(value, bool):
+                    observed = describe_errno(value) if value else "0 (success)"
+                return Mismatch(f"returns {mismatch.expected}", observed)
         if step.bytes is not None:
             problem = bytes_problem(step.bytes, _observed_bytes(step.action, value), payload, variables)
             if problem is not None:
