@@ -1,4 +1,4 @@
-"""The runner executes real scenarios end to end (real sockets, peers and proxies) and cleans up after them."""
+"""The runner executes real scenarios end to end (real sockets, peers, proxies) and cleans up after them."""
 
 from __future__ import annotations
 

@@ -127,9 +127,8 @@ def _describe_proxy(name: str, proxy: Any) -> str:
             f"{t.name}={t.type}/{t.stream} {t.attributes} toxicity={t.toxicity:g}" for t in proxy.toxics()
         )
         state = "enabled" if proxy.enabled else "disabled"
-        return (
-            f"--- proxy {name}: {proxy.address[0]}:{proxy.address[1]} -> {proxy.upstream[0]}:{proxy.upstream[1]}, "
-            f"{state}, toxics: {toxics or 'none'} ---"
-        )
+        listen = f"{proxy.address[0]}:{proxy.address[1]}"
+        upstream = f"{proxy.upstream[0]}:{proxy.upstream[1]}"
+        return f"--- proxy {name}: {listen} -> {upstream}, {state}, toxics: {toxics or 'none'} ---"
     except Exception as exc:  # a proxy that is already gone still must not hide the real failure
         return f"--- proxy {name}: state unavailable ({type(exc).__name__}: {exc}) ---"
