@@ -69,7 +69,8 @@ def test_rendering_matches_the_documented_shape() -> None:
     text = MINIMAL + "      - recv: {socket: c, bufsize: -5}\n"
     rendered = str(_error(text, "scenarios/recv/basic.yaml"))
     assert rendered.splitlines() == [
-        "scenarios/recv/basic.yaml:6:36: scenarios[0].steps[1].recv.bufsize: expected a non-negative size, got -5",
+        "scenarios/recv/basic.yaml:6:36: scenarios[0].steps[1].recv.bufsize: "
+        "expected a non-negative size, got -5",
         "          - recv: {socket: c, bufsize: -5}",
         "                                       ^",
     ]
