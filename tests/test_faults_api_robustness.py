@@ -233,7 +233,12 @@ def test_connection_cap_answers_503(small_api: ToxiproxyAPIServer) -> None:
         for sock in held:  # each is served by a connection thread, waiting for a request line
             sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-        status, _headers, body = parse_response(raw_exchange(small_api, b"GET /version HTTP/1.1\r\n\r\n"))
+        with socket.create_connection(small_api.address, timeout=5.0) as extra:
+            # The refusal comes on accept, before any request: sending nothing avoids racing it into a reset.
+            answer = b""
+            while chunk := extra.recv(65536):
+                answer += chunk
+        status, _headers, body = parse_response(answer)
         assert status == 503 and json.loads(body)["status"] == 503
     finally:
         for sock in held:
@@ -263,29 +268,35 @@ def test_client_vanishing_mid_request_harms_nothing(small_api: ToxiproxyAPIServe
     assert_still_serving(small_api)
 
 
-def test_concurrent_clients_all_get_answers(small_api: ToxiproxyAPIServer) -> None:
+def test_concurrent_clients_all_get_answers() -> None:
     errors: list[BaseException] = []
+    engine = FaultEngine(seed=8)
+    server = ToxiproxyAPIServer(engine).start()  # default connection cap: short-lived clients overlap
 
     def worker(index: int) -> None:
         try:
             for step in range(5):
                 name = f"c{index}-{step}"
-                created = http_request(
-                    small_api.url, "POST", "/proxies", {"name": name, "upstream": "127.0.0.1:9"}
-                )
-                assert created.status == 201
-                assert http_request(small_api.url, "DELETE", f"/proxies/{name}").status == 204
+                body = {"name": name, "upstream": "127.0.0.1:9"}
+                assert http_request(server.url, "POST", "/proxies", body).status == 201
+                assert http_request(server.url, "DELETE", f"/proxies/{name}").status == 204
         except BaseException as exc:  # collected and re-raised in the test thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not any(thread.is_alive() for thread in threads)
-    assert errors == []
-    assert http_request(small_api.url, "GET", "/proxies").json() == {}
+    try:
+        with excepthook_watch() as died:
+            threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+            assert not any(thread.is_alive() for thread in threads)
+            assert errors == []
+            assert http_request(server.url, "GET", "/proxies").json() == {}
+        assert died == []
+    finally:
+        server.stop()
+        engine.close()
 
 
 def test_stop_joins_every_thread_and_frees_the_port() -> None:
