@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 from pydantic import (
     BeforeValidator,
+    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -244,6 +245,10 @@ class Defaults(StrictModel):
 
 class Scenario(StrictModel):
     """One scenario: one pytest item. Exactly one of ``steps`` and ``phases``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["steps"]}, {"required": ["phases"]}]}
+    )
 
     what: ClassVar[str] = "a scenario mapping {name, description, steps, ...}"
     name: ScenarioName

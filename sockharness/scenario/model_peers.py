@@ -7,6 +7,7 @@ union keyed on ``type`` whose ``attributes`` are exactly Toxiproxy's JSON (integ
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Final, Literal
 
@@ -244,7 +245,11 @@ class ToxicBase(StrictModel):
     type: str
     name: Annotated[str, Field(min_length=1)] | None = None
     stream: Literal["upstream", "downstream"] = "downstream"
-    toxicity: Annotated[float, _plain(_check_toxicity)] = 1.0
+    toxicity: Annotated[
+        float,
+        _plain(_check_toxicity),
+        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "share of connections"}),
+    ] = 1.0
     attributes: StrictModel
 
     def attribute_values(self) -> dict[str, int]:
@@ -336,13 +341,17 @@ Toxic = Annotated[
 # --- peers -----------------------------------------------------------------------------------------
 
 
+_LOOPBACK_PATTERN: Final = r"^(localhost|127(\.[0-9]{1,3}){3}|::1)$"
+_LOOPBACK_RE: Final = re.compile(_LOOPBACK_PATTERN)
+
+
 def _check_loopback_host(value: Any) -> str:
-    if value == "localhost":
-        return "localhost"
-    try:
-        loopback = isinstance(value, str) and ipaddress.ip_address(value).is_loopback
-    except ValueError:
-        loopback = False
+    loopback = isinstance(value, str) and _LOOPBACK_RE.match(value) is not None
+    if loopback and value != "localhost":
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            loopback = False
     if not loopback:
         raise ValueError(
             f'peers listen on loopback only: expected "127.0.0.1" or "::1", got {describe_value(value)}'
@@ -353,7 +362,13 @@ def _check_loopback_host(value: Any) -> str:
 LoopbackHost = Annotated[
     str,
     _plain(_check_loopback_host),
-    WithJsonSchema({"type": "string", "description": 'a loopback host: "127.0.0.1", "::1" or "localhost"'}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _LOOPBACK_PATTERN,
+            "description": 'a loopback host: "127.0.0.1", "::1" or "localhost"',
+        }
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 from pydantic import (
     BeforeValidator,
+    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -131,7 +132,13 @@ class RecvArgs(SocketRefArgs):
     flags: _Flags = Field(default_factory=list)
 
 
+def _one_of_required(*keys: str) -> dict[str, Any]:
+    return {"oneOf": [{"required": [key]} for key in keys]}
+
+
 class RecvUntilArgs(SocketRefArgs):
+    model_config = ConfigDict(json_schema_extra=_one_of_required("size", "delimiter", "eof"))
+
     size: Size | None = None
     delimiter: Payload | None = None
     eof: Literal[True] | None = None
@@ -190,18 +197,22 @@ class RemoveToxicArgs(ProxyRefArgs):
     name: Annotated[str, Field(min_length=1)]
 
 
+#: Upper bound of ``repeat.times``: enough to fill any buffer, small enough to stay a unit test.
+MAX_REPEAT: Final = 10000
+
+
+def _check_times(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_REPEAT:
+        raise ValueError(f"expected repeat times between 1 and {MAX_REPEAT}, got {describe_value(value)}")
+    return value
+
+
 class RepeatArgs(Args):
-    times: Annotated[PositiveCount, Field(le=10000)]
+    times: Annotated[
+        int, _plain(_check_times), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_REPEAT})
+    ]
     steps: Annotated[list[Step], Field(min_length=1)]
     until_raises: Raises | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bounded(cls, data: Any) -> Any:
-        times = data.get("times") if isinstance(data, dict) else None
-        if isinstance(times, int) and not isinstance(times, bool) and not 1 <= times <= 10000:
-            raise fail(f"expected repeat times between 1 and 10000, got {times}", subpath=["times"])
-        return data
 
 
 def _check_port(value: Any) -> int | str:
@@ -214,6 +225,23 @@ def _check_port(value: Any) -> int | str:
 
 class PacketFaultArgs(Args):
     """A netns packet fault on a peer's port (or a literal port); ``as`` names it for removal."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            **_one_of_required("peer", "port"),
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": "loss"}}},
+                    "then": {"required": ["percent"]},
+                    "else": {"not": {"required": ["percent"]}},
+                },
+                {
+                    "if": {"not": {"properties": {"kind": {"const": "reject"}}}},
+                    "then": {"not": {"required": ["with"]}},
+                },
+            ],
+        }
+    )
 
     peer: Name | None = None
     port: (
@@ -297,8 +325,19 @@ BYTES_ACTIONS: Final = ("recv", "recvfrom", "recv_until")
 EXPECTATION_KEYS: Final = ("returns", "raises", "bytes", "elapsed", "save", "label")
 
 
+def _step_schema(schema: dict[str, Any], model: type[Any]) -> None:
+    """What JSON Schema can say about a step beyond its keys: no returns/bytes together with raises, and
+    bytes only where the action yields bytes."""
+    action = getattr(model, "action", "")
+    schema["not"] = {"anyOf": [{"required": ["returns", "raises"]}, {"required": ["bytes", "raises"]}]}
+    if action and action not in BYTES_ACTIONS:
+        schema.get("properties", {}).pop("bytes", None)
+
+
 class StepBase(StrictModel):
     """Expectation keys shared by every step; subclasses add exactly one action field."""
+
+    model_config = ConfigDict(json_schema_extra=_step_schema)
 
     what: ClassVar[str] = "a step mapping"
     action: ClassVar[str] = ""

@@ -185,6 +185,13 @@ def _constant_names(prefixes: Sequence[str]) -> list[str]:
     )
 
 
+_PORTABLE_CONSTANTS: Final[dict[tuple[str, ...], tuple[str, ...]]] = {
+    ("SHUT_",): ("SHUT_RD", "SHUT_WR", "SHUT_RDWR"),
+    ("AF_",): ("AF_INET", "AF_INET6", "AF_UNIX", "AF_UNSPEC"),
+    ("SOCK_",): ("SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOCK_SEQPACKET", "SOCK_RDM"),
+}
+
+
 def socket_constant(*prefixes: str) -> Any:
     """A socket-module constant written by name (``SO_REUSEADDR``) or as a plain integer.
 
@@ -209,8 +216,12 @@ def socket_constant(*prefixes: str) -> Any:
         if prefixes
         else ("^[A-Z][A-Z0-9_]*$")
     )
+    # Names that exist on every platform can be listed; the rest differ per OS, so only their shape is
+    # published and the loader checks them against the running platform's socket module.
+    portable = _PORTABLE_CONSTANTS.get(prefixes)
+    names: dict[str, Any] = {"enum": list(portable)} if portable else {"type": "string", "pattern": pattern}
     schema = {
-        "anyOf": [{"type": "integer"}, {"type": "string", "pattern": pattern}],
+        "anyOf": [{"type": "integer"}, names],
         "description": f"a socket module constant ({shown}) by name, or an integer",
     }
     return Annotated[str | int, _plain(validate), WithJsonSchema(schema)]
