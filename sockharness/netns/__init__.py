@@ -1,1 +1,32 @@
-"""netns layer."""
+"""Private network namespace mode and nftables packet faults (Linux, root).
+
+``enter_private_netns()`` moves the process into its own network namespace (own ``lo``, own ruleset,
+own ``net.*`` sysctls); ``PacketFaults`` then drops, loses, rejects or cuts packets on one port there.
+Nothing here can touch the host: faults refuse to run outside the namespace.
+"""
+
+from sockharness.netns.faults import PacketFaultError, PacketFaults
+from sockharness.netns.namespace import (
+    DEFAULT_SYSCTLS,
+    NetnsInfo,
+    NetnsUnavailable,
+    enter_private_netns,
+    netns_active,
+    preflight_problem,
+)
+from sockharness.netns.rules import Direction, FaultKind, PacketFault, RejectWith
+
+__all__ = [
+    "DEFAULT_SYSCTLS",
+    "Direction",
+    "FaultKind",
+    "NetnsInfo",
+    "NetnsUnavailable",
+    "PacketFault",
+    "PacketFaultError",
+    "PacketFaults",
+    "RejectWith",
+    "enter_private_netns",
+    "netns_active",
+    "preflight_problem",
+]
