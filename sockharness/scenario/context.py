@@ -43,6 +43,9 @@ class ScenarioContext:
     variables: dict[str, Any] = field(default_factory=dict)
     backends: dict[str, Any] = field(default_factory=dict)  # backend name -> FaultBackend
     packet_faults: Any = None  # PacketFaults, created on first use in netns mode
+    final_transcripts: str = ""  # every peer's transcript as it was when close() had stopped them
+    _proxy_notes: dict[str, str] = field(default_factory=dict)
+    _closed: bool = False
     _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
 
     def on_close(self, what: str, action: Callable[[], None]) -> None:
@@ -89,7 +92,7 @@ class ScenarioContext:
             rendered = [str(t) for t in transcripts if str(t).strip()]
             tail = getattr(peer, "output_tail", None)
             if name in self.proxies:
-                parts.append(_describe_proxy(name, peer))
+                parts.append(self._proxy_notes.get(name) or _describe_proxy(name, peer))
             elif rendered:
                 for index, text in enumerate(rendered, 1):
                     label = f"connection {index}" if len(rendered) > 1 else "transcript"
@@ -102,11 +105,15 @@ class ScenarioContext:
 
     def close(self) -> list[str]:
         """Close sockets, stop peers, delete proxies; returns problems that could not be fixed."""
+        if self._closed:
+            return []
+        self._closed = True
         problems: list[str] = []
-        for name, sock in reversed(list(self.sockets.items())):
+        # Proxies are deleted below; remember their state so the final transcripts can still show it.
+        self._proxy_notes = {name: _describe_proxy(name, proxy) for name, proxy in self.proxies.items()}
+        for sock in reversed(list(self.sockets.values())):
             with contextlib.suppress(OSError):
                 sock.close()
-            del name
         while self._cleanups:
             what, action = self._cleanups.pop()
             try:
@@ -114,6 +121,8 @@ class ScenarioContext:
             except Exception as exc:  # teardown must go on; report what failed
                 problems.append(f"{what}: {type(exc).__name__}: {exc}")
         problems.extend(self.registry.close_all())
+        # Rendered after every peer thread has stopped, so no event is still in flight.
+        self.final_transcripts = self.transcripts()
         self.sockets.clear()
         self.peers.clear()
         self.proxies.clear()

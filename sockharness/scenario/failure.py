@@ -52,6 +52,15 @@ class ScenarioFailure(AssertionError):
         self.note = note
         super().__init__(self.render())
 
+    def update_transcripts(self, transcripts: str, teardown_problems: list[str] | None = None) -> None:
+        """Replace the transcripts with the final ones (taken after the peers stopped)."""
+        if transcripts:
+            self.transcripts = transcripts
+        if teardown_problems:
+            extra = f"teardown: {'; '.join(teardown_problems)}"
+            self.note = f"{self.note}; {extra}" if self.note else extra
+        self.args = (self.render(),)
+
     @property
     def location(self) -> str:
         if self.place is not None and self.place.line:

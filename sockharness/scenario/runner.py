@@ -231,35 +231,37 @@ class _Run:
 
     def execute(self) -> ScenarioResult:
         started = time.perf_counter()
-        status = FAILED
-        observed = ""
         try:
-            try:
-                start_peers(self.ctx, self.scenario.peers, self.resolver.payload)
-            except ScenarioFailure:
-                raise
-            except Exception as exc:
-                raise self.failure(
-                    None, "every peer to start", describe_exception(exc), None, note="while starting peers"
-                ) from exc
-            if self.scenario.phases is not None:
-                self.run_phases(self.scenario.phases)
-            else:
-                self.run_steps(self.scenario.steps or [], "", (*self.base_path, "steps"))
-            self.check_peers()
+            self.run_body()
             observed = self.render_observe()
-            status = PASSED
         except ScenarioFailure as failure:
-            observed = failure.headline()
-            failure.result = self.result(FAILED, observed, time.perf_counter() - started)
+            failure.result = self.result(FAILED, failure.headline(), time.perf_counter() - started)
+            problems = self.ctx.close()
+            failure.update_transcripts(self.ctx.final_transcripts, problems)
             raise
         finally:
-            problems = self.ctx.close()
-            if problems and status == PASSED:
-                status = FAILED
-                observed = "teardown left resources behind"
-                raise self.failure(None, "a clean teardown", "; ".join(problems), None)
-        return self.result(status, observed, time.perf_counter() - started)
+            problems = self.ctx.close()  # idempotent: a no-op after the failure path above
+        if problems:
+            teardown = self.failure(None, "a clean teardown", "; ".join(problems), None)
+            teardown.update_transcripts(self.ctx.final_transcripts)
+            teardown.result = self.result(FAILED, teardown.headline(), time.perf_counter() - started)
+            raise teardown
+        return self.result(PASSED, observed, time.perf_counter() - started)
+
+    def run_body(self) -> None:
+        try:
+            start_peers(self.ctx, self.scenario.peers, self.resolver.payload)
+        except ScenarioFailure:
+            raise
+        except Exception as exc:
+            raise self.failure(
+                None, "every peer to start", describe_exception(exc), None, note="while starting peers"
+            ) from exc
+        if self.scenario.phases is not None:
+            self.run_phases(self.scenario.phases)
+        else:
+            self.run_steps(self.scenario.steps or [], "", (*self.base_path, "steps"))
+        self.check_peers()
 
     def render_observe(self) -> str:
         template = self.scenario.observe

@@ -1,0 +1,214 @@
+"""pytest collects YAML scenarios: ids, globs, marks, the timeout marker, load errors and failure reports."""
+
+from __future__ import annotations
+
+import errno
+import re
+import textwrap
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+TWO_SCENARIOS = """
+scenarios:
+  - name: first-one
+    description: a socket starts blocking
+    method: socket
+    steps:
+      - socket: {as: s}
+      - getblocking: s
+        returns: true
+  - name: second.one+v2
+    description: a socket has no timeout
+    method: socket
+    steps:
+      - socket: {as: s}
+      - gettimeout: s
+        returns: null
+"""
+
+REFUSED_BUT_ZERO = """
+scenarios:
+  - name: refused-expect-zero
+    description: wrong on purpose
+    method: connect_ex
+    peers:
+      closed: closed_port
+      srv: {kind: tcp_server, script: [{expect: "hi"}, {sendall: "yo"}]}
+    steps:
+      - socket: {as: c}
+      - settimeout: {socket: c, value: 5s}
+      - connect: {socket: c, address: srv}
+      - sendall: {socket: c, data: "hi"}
+      - recv: {socket: c, bufsize: 2}
+        bytes: "yo"
+      - socket: {as: d}
+      - connect_ex: {socket: d, address: closed}
+        returns: 0
+"""
+
+
+def _write(pytester: pytest.Pytester, relative: str, text: str) -> None:
+    path = pytester.path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+
+
+def test_collect_ids_are_scenario_names(pytester: pytest.Pytester) -> None:
+    _write(pytester, "test_pair.sock.yaml", TWO_SCENARIOS)
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly")
+    result.stdout.fnmatch_lines(["test_pair.sock.yaml::first-one", "test_pair.sock.yaml::second.one+v2"])
+    assert result.ret == 0
+
+
+def test_collect_default_globs(pytester: pytest.Pytester) -> None:
+    _write(pytester, "scenarios/deep/er/one.yaml", TWO_SCENARIOS)
+    _write(pytester, "elsewhere/test_two.sock.yaml", TWO_SCENARIOS)
+    _write(pytester, "elsewhere/not_a_scenario.yaml", "just: data\n")
+    _write(pytester, "tests/scenarios/nested.yaml", TWO_SCENARIOS)  # not under the rootdir's scenarios/
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly")
+    out = result.stdout.str()
+    assert "scenarios/deep/er/one.yaml::first-one" in out
+    assert "elsewhere/test_two.sock.yaml::first-one" in out
+    assert "not_a_scenario" not in out
+    assert "tests/scenarios/nested.yaml" not in out
+    assert result.ret == 0
+
+
+def test_collect_ini_globs_replace_the_defaults(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nsockharness_scenario_globs =\n    behaviours/*.yml\n")
+    _write(pytester, "behaviours/a.yml", TWO_SCENARIOS)
+    _write(pytester, "scenarios/b.yaml", TWO_SCENARIOS)
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly")
+    out = result.stdout.str()
+    assert "behaviours/a.yml::first-one" in out
+    assert "scenarios/b.yaml" not in out
+
+
+def test_collect_any_yaml_under_sockharness_scenarios_path(pytester: pytest.Pytester) -> None:
+    _write(pytester, "suite/x/plain_name.yaml", TWO_SCENARIOS)
+    result = pytester.runpytest(
+        "--collect-only", "-q", "-p", "no:randomly", "--sockharness-scenarios", "suite", "suite"
+    )
+    result.stdout.fnmatch_lines(["suite/x/plain_name.yaml::first-one"])
+
+
+def test_collect_scenario_error_is_one_clean_collection_error(pytester: pytest.Pytester) -> None:
+    _write(
+        pytester,
+        "test_broken.sock.yaml",
+        """
+        scenarios:
+          - name: broken
+            description: bufsize is negative
+            steps:
+              - socket: {as: c}
+              - recv: {socket: c, bufsize: -5}
+        """,
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    out = result.stdout.str()
+    assert re.search(r"test_broken\.sock\.yaml:7:\d+: scenarios\[0\]\.steps\[1\]\.recv\.bufsize", out), out
+    assert "Traceback" not in out
+    assert "pydantic" not in out
+
+
+def test_collect_marks_skip_skipif_xfail_netns(pytester: pytest.Pytester) -> None:
+    _write(
+        pytester,
+        "test_marks.sock.yaml",
+        """
+        scenarios:
+          - name: skipped
+            description: always skipped
+            marks: [{skip: "not today"}]
+            steps: [{socket: {as: s}}]
+          - name: skipped-here
+            description: skipped on this platform
+            marks: [{skipif: {platform: linux, reason: "linux says no"}}]
+            steps: [{socket: {as: s}}]
+          - name: runs-here
+            description: skipped only on a platform this is not
+            marks: [{skipif: {platform: plan9, reason: "never"}}]
+            steps: [{socket: {as: s}}]
+          - name: expected-failure
+            description: known wrong expectation
+            marks: [{xfail: {reason: "documented difference", strict: true}}]
+            steps:
+              - socket: {as: s}
+              - getblocking: s
+                returns: false
+          - name: unexpected-pass
+            description: strict xfail that passes is a failure
+            marks: [{xfail: {reason: "should fail", strict: true}}]
+            steps: [{socket: {as: s}}]
+          - name: needs-netns
+            description: packet faults need the namespace
+            marks: [netns]
+            steps: [{socket: {as: s}}]
+        """,
+    )
+    result = pytester.runpytest("-rsxX", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, skipped=3, xfailed=1, failed=1)
+    out = result.stdout.str()
+    assert "not today" in out
+    assert "linux says no" in out
+    assert "--sockharness-netns" in out
+    assert "XPASS(strict)" in out or "[XPASS(strict)]" in out
+
+
+def test_collect_timeout_becomes_the_pytest_timeout_marker(pytester: pytest.Pytester) -> None:
+    _write(
+        pytester,
+        "test_slow.sock.yaml",
+        """
+        scenarios:
+          - name: too-slow
+            description: the timeout marker interrupts a step
+            timeout: 1s
+            peers:
+              quiet: silent
+            steps:
+              - socket: {as: c}
+              - connect: {socket: c, address: quiet}
+              - recv: {socket: c, bufsize: 1}
+        """,
+    )
+    pytester.makeconftest(
+        """
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                print("TIMEOUT-MARK", item.name, item.get_closest_marker("timeout").args)
+        """
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:randomly", "--timeout-method=signal")
+    result.stdout.fnmatch_lines(["*TIMEOUT-MARK too-slow (1.0,)*"])
+    result.assert_outcomes(failed=1)
+    assert "Timeout" in result.stdout.str()
+
+
+def test_collect_failure_report_is_concise(pytester: pytest.Pytester) -> None:
+    _write(pytester, "test_wrong.sock.yaml", REFUSED_BUT_ZERO)
+    result = pytester.runpytest("-p", "no:randomly", "--sockharness-seed", "1234")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "step 7 (connect_ex) @ test_wrong.sock.yaml:17" in out  # the text starts with a blank line
+    assert "- connect_ex: {socket: d, address: closed}" in out
+    assert "expected: returns 0" in out
+    assert f"observed: ECONNREFUSED ({errno.ECONNREFUSED})" in out
+    assert "elapsed:" in out
+    assert "--- peer srv (transcript) ---" in out and "b'hi'" in out
+    assert "seed:     1234 (replay: --sockharness-seed 1234)" in out
+    assert "runner.py" not in out  # no traceback by default
+
+
+@pytest.mark.parametrize("flag", ["-v", "--sockharness-full-trace"])
+def test_collect_failure_traceback_on_request(pytester: pytest.Pytester, flag: str) -> None:
+    _write(pytester, "test_wrong.sock.yaml", REFUSED_BUT_ZERO)
+    result = pytester.runpytest("-p", "no:randomly", flag)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "runner.py" in out
+    assert f"ECONNREFUSED ({errno.ECONNREFUSED})" in out
