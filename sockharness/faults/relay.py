@@ -27,7 +27,7 @@ from sockharness.faults.toxics import DOWNSTREAM, UPSTREAM, ToxicSpec
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-HAVE_SPLICE = hasattr(os, "splice")
+HAVE_SPLICE = hasattr(os, "splice") and not os.environ.get("NOSPLICE")
 PIPE_SIZE = 1024 * 1024  # asked for with F_SETPIPE_SZ; the kernel may give less
 BACKPRESSURE_BYTES = 4 * 1024 * 1024  # a direction stops reading while this much is queued in it
 SPLICE_ROUNDS = 8
@@ -114,6 +114,9 @@ class Direction:
         self.pipe_size = 0
         self.pipe_bytes = 0
         self.splice_ok = HAVE_SPLICE
+        # Small exchanges are copied (no pipe to set up per connection); the first big read switches the
+        # direction to splice, which moves bulk data without copying it through Python.
+        self.bulk = False
         self.timer_due: float | None = None
         self.bytes_in = 0
         self.bytes_out = 0
@@ -122,7 +125,7 @@ class Direction:
 
     # --- reading ---------------------------------------------------------------------------------------
     def on_readable(self) -> None:
-        if self.splice_ok and self.chain.transparent and not self.out and not self.chain.output:
+        if self.bulk and self.splice_ok and self.chain.transparent and not self.out and not self.chain.output:
             self._splice_in()
             return
         view = self.reactor.read_view
@@ -143,6 +146,8 @@ class Direction:
                 return
             self.bytes_in += n
             chain.feed(Chunk(DATA, bytes(view[:n]), now), now)
+            if n >= SPLICE_BULK:
+                self.bulk = True  # bulk transfer: splice from now on (while no toxic acts)
             if n < SPLICE_BULK or self.out_bytes + chain.pending_bytes >= BACKPRESSURE_BYTES:
                 break
         if now:
@@ -366,6 +371,14 @@ class Connection:
         if result == 0:
             self._connected()
         elif result in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
+            try:
+                # On loopback the handshake has usually finished inside connect(): skip the epoll round.
+                self.upstream.sock.getpeername()
+            except OSError:
+                pass
+            else:
+                self._connected()
+                return
             self.upstream.mask = EPOLLOUT
             self.reactor.register(self.upstream.fd, EPOLLOUT, self._on_connect)
         else:
