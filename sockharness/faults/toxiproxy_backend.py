@@ -82,13 +82,17 @@ def toxiproxy_unavailable_reason(url: str | None) -> str | None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(f"{base}/version", timeout=_PROBE_TIMEOUT) as response:
-            payload = json.loads(response.read(4096).decode("utf-8"))
+            raw = response.read(4096)
     except urllib.error.HTTPError as exc:
-        return f"Toxiproxy at {url} answered GET /version with HTTP {exc.code}"
+        return f"{url} answered GET /version with HTTP {exc.code}: not a Toxiproxy server"
     except (OSError, ValueError) as exc:
         return f"Toxiproxy at {url} is not reachable: {exc}"
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        payload = None
     if not isinstance(payload, dict) or "version" not in payload:
-        return f"{url} answered GET /version without a version: not a Toxiproxy server"
+        return f"{url} answered GET /version without a JSON version: not a Toxiproxy server"
     return None
 
 
@@ -199,12 +203,15 @@ class ToxiproxyProxy:
             self.enable()
 
     def close(self) -> None:
-        """Delete the proxy; idempotent, and a proxy already gone is not an error."""
+        """Delete the proxy; idempotent, and a proxy already gone is not an error.
+
+        If the server cannot be reached the proxy stays listed in its backend, so a later close retries.
+        """
         if self._closed:
             return
-        self._closed = True
         with suppress(ProxyNotFound):
             self._backend._call(self._client.destroy)
+        self._closed = True
         self._backend._forget(self)
 
     def __repr__(self) -> str:
