@@ -133,8 +133,10 @@ def embedded_api() -> Iterator[ToxiproxyAPIServer]:
 
 
 @pytest.fixture(scope="session")
-def toxiproxy_url() -> str:
-    url = os.environ.get(TOXIPROXY_URL_ENV)
+def toxiproxy_url(pytestconfig: pytest.Config) -> str:
+    """The shared real server: ``--sockharness-toxiproxy-url``, else $TOXIPROXY_URL."""
+    given = pytestconfig.getoption("sockharness_toxiproxy_url", default=None)
+    url = given or os.environ.get(TOXIPROXY_URL_ENV) or None
     reason = toxiproxy_unavailable_reason(url)
     if reason is not None:
         skip_or_fail(reason)
