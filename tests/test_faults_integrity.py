@@ -10,6 +10,9 @@ import time
 import zlib
 from collections.abc import Callable
 
+import pytest
+
+from sockharness.faults import relay
 from sockharness.faults.interface import FaultProxy
 from sockharness.fixtures.faults import FaultProxyFactory
 from sockharness.fixtures.peers import TCPClientFactory
@@ -111,3 +114,28 @@ def test_200_concurrent_connections_complete_intact(
         assert mismatched == []  # each echo is its own payload: no loss, reordering or cross-talk
     finally:
         selector.close()
+
+
+def test_portable_copy_path_without_splice_is_intact(
+    fault_proxy: FaultProxyFactory,
+    start_peer: Callable[[PeerBase], PeerBase],
+    tcp_client: TCPClientFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Where os.splice is missing (not Linux) every direction copies through recv_into/send.
+    monkeypatch.setattr(relay, "HAVE_SPLICE", False)
+    echo = start_peer(EchoServer(bufsize=256 * 1024))
+    proxy = fault_proxy(echo)
+    payload = random.Random(5).randbytes(8 * BLOCK)
+    sock = tcp_client(proxy.address, timeout=30)
+    sender = threading.Thread(target=sock.sendall, args=(payload,), name="copy-path sender", daemon=True)
+    sender.start()
+    received = bytearray()
+    try:
+        while len(received) < len(payload):
+            chunk = sock.recv(BLOCK)
+            assert chunk, "EOF before the whole payload came back"
+            received += chunk
+    finally:
+        sender.join(30)
+    assert bytes(received) == payload

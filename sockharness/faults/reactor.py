@@ -144,6 +144,11 @@ class Reactor:
             with contextlib.suppress(OSError, ValueError):
                 self.epoll.unregister(fd)
 
+    def timer_due(self) -> bool:
+        """True when a timer has expired: bulk loops yield to it so delayed chunks are not held up."""
+        timers = self._timers
+        return bool(timers) and timers[0][0] <= time.monotonic()
+
     def call_at(self, when: float, target: TimerTarget) -> None:
         """Call ``target.on_timer(now)`` once ``when`` has passed; targets drop stale wake-ups themselves."""
         heapq.heappush(self._timers, (when, next(self._sequence), target))

@@ -27,7 +27,7 @@ from sockharness.faults.toxics import DOWNSTREAM, UPSTREAM, ToxicSpec
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-HAVE_SPLICE = hasattr(os, "splice") and not os.environ.get("NOSPLICE")
+HAVE_SPLICE = hasattr(os, "splice")  # Linux; elsewhere every direction copies
 PIPE_SIZE = 1024 * 1024  # asked for with F_SETPIPE_SZ; the kernel may give less
 BACKPRESSURE_BYTES = 4 * 1024 * 1024  # a direction stops reading while this much is queued in it
 SPLICE_ROUNDS = 8
@@ -148,7 +148,11 @@ class Direction:
             chain.feed(Chunk(DATA, bytes(view[:n]), now), now)
             if n >= SPLICE_BULK:
                 self.bulk = True  # bulk transfer: splice from now on (while no toxic acts)
-            if n < SPLICE_BULK or self.out_bytes + chain.pending_bytes >= BACKPRESSURE_BYTES:
+            if (
+                n < SPLICE_BULK
+                or self.out_bytes + chain.pending_bytes >= BACKPRESSURE_BYTES
+                or self.reactor.timer_due()
+            ):
                 break
         if now:
             self.pump(now)
@@ -178,8 +182,8 @@ class Direction:
             self._flush()
             if self.connection.closed:
                 return
-            if self.pipe_bytes or n < SPLICE_BULK:
-                break  # destination full, or a small message: epoll will say when there is more
+            if self.pipe_bytes or n < SPLICE_BULK or self.reactor.timer_due():
+                break  # destination full, a small message, or a timer to serve: epoll will come back
         self._update_interest()
 
     def _open_pipe(self) -> bool:
