@@ -11,7 +11,7 @@ import time
 import pytest
 
 from sockharness.errnos import assert_errno, is_errno
-from sockharness.peers import Close, Reset, SilentServer
+from sockharness.peers import Close, Recv, Reset, SilentServer
 
 TIMEOUT = 0.3
 EARLY_SLACK = 0.002  # socket-facts 6.3: never early, 2 ms covers clock differences
@@ -30,8 +30,10 @@ def test_connect_to_closed_port_raises_connection_refused(closed_port, tcp_clien
 
 
 def test_recv_from_reset_peer_raises_connection_reset(tcp_server, tcp_client):
-    server = tcp_server([Reset()])
+    # The client speaks first: a reset racing the client's connect() would make connect itself fail.
+    server = tcp_server([Recv(1), Reset()])
     client = tcp_client(server, timeout=5)
+    client.sendall(b"!")
     server.wait_done(5)
     with pytest.raises(ConnectionResetError) as info:
         client.recv(1024)
