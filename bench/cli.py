@@ -20,7 +20,7 @@ from bench.context import Config, Context
 from bench.peerproc import raise_fd_limit
 from bench.results import Row
 from bench.sections import concurrency, harness, roundtrip, throughput, toxic_accuracy
-from bench.table import render
+from bench.table import render, render_markdown
 
 SECTIONS: dict[str, ModuleType] = {
     "throughput": throughput,
@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=RESULTS / "latest.png",
         metavar="PATH",
         help="where to write the chart (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--markdown", type=Path, metavar="PATH", help="also write the table as markdown (for the README)"
     )
     parser.add_argument("--runs", type=int, metavar="N", help="runs per figure (default 5, --quick 1)")
     parser.add_argument("--toxiproxy", metavar="PATH", help="Toxiproxy server binary (default: found)")
@@ -123,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     document = {"meta": meta, "config": dataclasses.asdict(config), "rows": [row.to_json() for row in rows]}
     args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     print(f"results: {args.json}")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(render_markdown(rows) + "\n")
+        print(f"markdown: {args.markdown}")
     try:
         print(f"chart: {write_png(rows, args.png, title)}")
     except ImportError as exc:

@@ -98,3 +98,10 @@ def test_possible_count_leaves_room_for_two_descriptors_per_connection() -> None
 def test_payloads_differ_per_connection_and_have_a_fixed_size() -> None:
     assert len(payload(0)) == len(payload(9_999)) == 256
     assert payload(1) != payload(2)
+
+
+def test_suite_summary_line_is_pytests_last_outcome_line() -> None:
+    from bench.sections.harness import summary_line
+
+    assert summary_line("....\n..... [100%]\n233 passed in 19.52s\n") == "233 passed in 19.52s"
+    assert summary_line("x\n==== 1 failed, 2 passed in 3.01s ====\n") == "1 failed, 2 passed in 3.01s"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bench import wire
 from bench.context import Context
-from bench.procs import PeerProcess, rss_bytes
+from bench.procs import PeerProcess, open_fds, rss_bytes
 from bench.proxies import EmbeddedDriver, Toxic
 from bench.results import Check, Row, unavailable
 from bench.stats import Summary
@@ -67,9 +67,15 @@ def one_run(ctx: Context, upstream: tuple[str, int], count: int) -> Outcome:
         driver.add_toxic(proxy_id, Toxic("latency", "downstream", toxic))
         baseline = rss_bytes(driver.pid)
         for start in range(0, count, BATCH):
-            batch = [wire.connect(address) for _ in range(min(BATCH, count - start))]
-            sockets.extend(batch)
-            exchange(batch, start)
+            try:
+                batch = [wire.connect(address) for _ in range(min(BATCH, count - start))]
+                sockets.extend(batch)
+                exchange(batch, start)
+            except OSError as exc:
+                fds = open_fds(driver.pid)
+                raise OSError(
+                    exc.errno, f"{exc.strerror} at connection {len(sockets):,} (proxy has {fds} fds open)"
+                ) from exc
         intact = exchange(sockets, 0)  # every connection at once, all of them live
         live = rss_bytes(driver.pid)
         return Outcome(intact, live, live - baseline)
