@@ -24,25 +24,36 @@ _toxiproxy_is_server() {
     [ -n "$1" ] && [ -x "$1" ] && "$1" -version 2>&1 | grep -q '^toxiproxy-server version'
 }
 
+# The go command, also when it is installed but not on PATH (the official tarball's location).
+_toxiproxy_go() {
+    if command -v go >/dev/null 2>&1; then
+        command -v go
+    elif [ -x /usr/local/go/bin/go ]; then
+        printf '%s\n' /usr/local/go/bin/go
+    else
+        return 1
+    fi
+}
+
 # Print the path of the server binary, installing it with `go install` when none is found.
 toxiproxy_find_server() {
-    local candidate gobin
-    for candidate in "${TOXIPROXY_SERVER:-}" "$(command -v toxiproxy-server 2>/dev/null)" \
-        "$(command -v server 2>/dev/null)"; do
+    local candidate gobin go_cmd
+    for candidate in "${TOXIPROXY_SERVER:-}" "$(command -v toxiproxy-server 2>/dev/null || true)" \
+        "$(command -v server 2>/dev/null || true)" "${GOBIN:-}/server" "${GOPATH:-$HOME/go}/bin/server"; do
         if _toxiproxy_is_server "$candidate"; then
             printf '%s\n' "$candidate"
             return 0
         fi
     done
-    if command -v go >/dev/null 2>&1; then
-        gobin="$(go env GOBIN)"
-        [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+    if go_cmd="$(_toxiproxy_go)"; then
+        gobin="$("$go_cmd" env GOBIN)"
+        [ -n "$gobin" ] || gobin="$("$go_cmd" env GOPATH)/bin"
         if _toxiproxy_is_server "$gobin/server"; then
             printf '%s\n' "$gobin/server"
             return 0
         fi
         _toxiproxy_log "installing github.com/Shopify/toxiproxy/v2/cmd/server@${TOXIPROXY_VERSION} into $gobin"
-        if go install "github.com/Shopify/toxiproxy/v2/cmd/server@${TOXIPROXY_VERSION}" >&2 \
+        if "$go_cmd" install "github.com/Shopify/toxiproxy/v2/cmd/server@${TOXIPROXY_VERSION}" >&2 \
             && _toxiproxy_is_server "$gobin/server"; then
             printf '%s\n' "$gobin/server"
             return 0
