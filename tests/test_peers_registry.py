@@ -86,3 +86,24 @@ def test_closed_sockets_are_pruned_from_long_lived_registries():
 
 def test_default_registry_is_one_per_process():
     assert default_registry() is default_registry()
+
+
+def test_a_registry_without_teardown_checks_forgets_stopped_peers():
+    registry = Registry("process-wide", keep_stopped_peers=False)
+    first = EchoServer(registry=registry).start()
+    first.stop()
+    second = EchoServer(registry=registry).start()
+    assert registry.peers() == [second]
+    registry.close_all()
+
+
+def test_peers_offer_the_peer_protocol_members():
+    from sockharness.peers import ClosedPort, Peer, ScriptedTCPServer, UDPEcho
+
+    registry = Registry()
+    members = [name for name in dir(Peer) if not name.startswith("_")] + ["name", "address", "transcripts"]
+    for peer in (EchoServer(registry=registry), ClosedPort(registry=registry), UDPEcho(registry=registry)):
+        peer.start()
+        assert all(hasattr(peer, member) for member in members), peer
+    assert ScriptedTCPServer(registry=registry).start().port > 0
+    assert registry.close_all() == []

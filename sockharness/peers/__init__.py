@@ -5,7 +5,7 @@ Everything binds the loopback (127.0.0.1 port 0 unless told otherwise), register
 """
 
 from sockharness.peers.addresses import format_address, ipv6_available, ipv6_unavailable_reason
-from sockharness.peers.base import PeerBase
+from sockharness.peers.base import Peer, PeerBase
 from sockharness.peers.builtin import (
     HTTP_HELLO_RESPONSE,
     ClosedPort,
@@ -54,6 +54,7 @@ __all__ = [
     "Expect",
     "FullBacklog",
     "HTTPHelloServer",
+    "Peer",
     "PeerBase",
     "PeerError",
     "Recv",

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from sockharness.errnos import describe_exception
 from sockharness.peers.errors import PeerError
@@ -19,7 +19,31 @@ from sockharness.peers.registry import Registry, default_registry
 from sockharness.peers.steps import Step
 from sockharness.peers.transcript import Transcript
 
-__all__ = ["PeerBase"]
+__all__ = ["Peer", "PeerBase"]
+
+
+class Peer(Protocol):
+    """What every peer offers (docs/architecture.md): code against this, not against PeerBase.
+
+    Static only (not runtime-checkable): ``host``/``port`` of a peer that has not started raise, so an
+    isinstance() probe would too.
+    """
+
+    name: str
+    address: tuple[Any, ...]
+    transcripts: list[Transcript]
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def start(self) -> Self: ...
+
+    def stop(self, timeout: float = 2.0) -> None: ...
+
+    def check(self) -> None: ...
 
 
 class PeerBase:

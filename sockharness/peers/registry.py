@@ -124,8 +124,11 @@ def _enum_name(value: Any) -> str:
 class Registry:
     """Tracks sockets, threads and peers so they can all be released at once."""
 
-    def __init__(self, name: str = "registry") -> None:
+    def __init__(self, name: str = "registry", *, keep_stopped_peers: bool = True) -> None:
+        """``keep_stopped_peers=False`` forgets peers once stopped (for a process-wide registry that no
+        teardown ever checks, so it does not grow without bound)."""
         self.name = name
+        self.keep_stopped_peers = keep_stopped_peers
         self._lock = threading.Lock()
         self._sockets: list[_SocketEntry] = []
         self._threads: list[_ThreadEntry] = []
@@ -154,6 +157,8 @@ class Registry:
         """Register a peer whose own ``stop()`` runs before the generic socket/thread cleanup (an extension
         of the documented contract: peers know how to wake their threads most gently)."""
         with self._lock:
+            if not self.keep_stopped_peers:
+                self._peers = [(p, o) for p, o in self._peers if not getattr(p, "stopped", False)]
             self._peers.append((peer, origin))
 
     # -- inspection -----------------------------------------------------------------------------------------
@@ -256,5 +261,5 @@ def default_registry() -> Registry:
     global _DEFAULT
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
-            _DEFAULT = Registry("default")
+            _DEFAULT = Registry("default", keep_stopped_peers=False)
         return _DEFAULT
