@@ -125,8 +125,12 @@ class Direction:
 
     # --- reading ---------------------------------------------------------------------------------------
     def on_readable(self) -> None:
-        if self.bulk and self.splice_ok and self.chain.transparent and not self.out and not self.chain.output:
-            self._splice_in()
+        idle = not self.out and not self.pipe_bytes and not self.chain.output and self.chain.transparent
+        if idle:
+            if self.bulk and self.splice_ok:
+                self._splice_in()
+            else:
+                self._forward()
             return
         view = self.reactor.read_view
         recv_into = self.src.sock.recv_into
@@ -156,6 +160,37 @@ class Direction:
                 break
         if now:
             self.pump(now)
+
+    def _forward(self) -> None:
+        """No toxic acts and nothing is queued: send straight from the read buffer (the round-trip path)."""
+        view = self.reactor.read_view
+        try:
+            n = self.src.sock.recv_into(view)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            self._src_failed(error)
+            return
+        if n == 0:
+            now = time.monotonic()
+            self._src_ended(Chunk(EOF, b"", now), now)
+            return
+        self.bytes_in += n
+        if n >= SPLICE_BULK:
+            self.bulk = True  # bulk transfer: splice from now on (while no toxic acts)
+        try:
+            sent = self.dst.sock.send(view[:n])
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as error:
+            self._dst_failed(error)
+            return
+        self.bytes_out += sent
+        if sent < n:
+            self.out.append(Chunk(DATA, bytes(view[sent:n]), time.monotonic()))
+            self.out_bytes += n - sent
+            self.blocked = True
+            self._update_interest()
 
     def _splice_in(self) -> None:
         if self.pipe_r < 0 and not self._open_pipe():
