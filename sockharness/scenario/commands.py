@@ -130,6 +130,9 @@ def build_pytest_args(
         if not Path(target).exists():
             return [], f"sockharness run: {target}: no such file or folder"
         args += ["--sockharness-scenarios", target]
+    # This command imported sockharness before pytest started, so pytest cannot rewrite its asserts;
+    # the warning says only that, and would appear in every run.
+    args += ["-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"]
     args += ["--sockharness-table"]
     if options.netns:
         args.append("--sockharness-netns")
@@ -165,11 +168,12 @@ def run_command(namespace: argparse.Namespace) -> int:
 def validate_command(namespace: argparse.Namespace) -> int:
     from sockharness.scenario.schema import validate_paths
 
-    problems = list(validate_paths([Path(p) for p in namespace.paths]))
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s) found", file=sys.stderr)
+    errors = list(validate_paths([Path(p) for p in namespace.paths]))
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        count = sum(len(error.problems) for error in errors)
+        print(f"{count} problem(s) in {len(errors)} file(s)", file=sys.stderr)
         return 1
     print("all scenario files are valid")
     return 0
