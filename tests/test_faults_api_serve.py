@@ -63,6 +63,7 @@ def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
     try:
         line = read_line(proc)
         assert "Toxiproxy-compatible API on http://127.0.0.1:" in line, line
+        assert "(seed 42; Ctrl-C to stop)" in line  # printed so a run can be replayed
         url = line.split(" on ", 1)[1].split()[0]
         yield proc, url
     finally:
@@ -80,7 +81,9 @@ def stop(proc: subprocess.Popen[str], sig: signal.Signals) -> tuple[int, str, st
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_serves_until_signalled(served: tuple[subprocess.Popen[str], str], sig: signal.Signals) -> None:
     proc, url = served
-    assert http_request(url, "GET", "/version").json() == {"version": "2.12.0"}
+    version = http_request(url, "GET", "/version")
+    assert version.json() == {"version": "2.12.0"}
+    assert version.headers["server"].startswith("sockharness/")
     created = http_request(url, "POST", "/proxies", {"name": "p", "upstream": "127.0.0.1:9"})
     assert created.status == 201
     listen = created.json()["listen"]

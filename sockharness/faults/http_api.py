@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 
+from sockharness import __version__
 from sockharness.faults.api_routes import APIResponse, ToxiproxyAPI, error_response
 
 if TYPE_CHECKING:
@@ -140,9 +141,11 @@ class _APIHTTPServer(ThreadingHTTPServer):
 
 class _APIRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests' sessions and Go's client expect
-    server_version = "sockharness"
-    sys_version = ""
     server: _APIHTTPServer
+
+    def version_string(self) -> str:
+        # Toxiproxy sends no Server header; ours tells the two apart when /version says the same.
+        return f"sockharness/{__version__}"
 
     def setup(self) -> None:
         self.connection = cast(socket.socket, self.request)

@@ -81,7 +81,11 @@ def run_serve(args: argparse.Namespace) -> int:
     for sig in previous:
         signal.signal(sig, request_stop)
     try:
-        print(f"sockharness serve: Toxiproxy-compatible API on {server.url} (Ctrl-C to stop)", flush=True)
+        print(
+            f"sockharness serve: Toxiproxy-compatible API on {server.url} "
+            f"(seed {engine.seed}; Ctrl-C to stop)",
+            flush=True,
+        )
         while not stop.wait(0.5):
             pass
     finally:
