@@ -269,3 +269,54 @@ def slicer_output(seed: int) -> list[int]:
 def test_seeded_rng_replays_identical_slicer_cuts() -> None:
     assert slicer_output(42) == slicer_output(42)
     assert slicer_output(42) != slicer_output(43)
+
+
+_PRESERVING = st.sampled_from(
+    [
+        ("latency", {"latency": 5, "jitter": 4}),
+        ("bandwidth", {"rate": 50}),
+        ("slicer", {"average_size": 40, "size_variation": 30, "delay": 200}),
+        ("slow_close", {"delay": 3}),
+        ("latency", {"latency": 0, "jitter": 0}),
+    ]
+)
+
+
+@given(
+    toxics=st.lists(_PRESERVING, min_size=1, max_size=4),
+    sizes=st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=12),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_data_preserving_chains_keep_bytes_order_and_never_release_early(
+    toxics: list[tuple[str, dict[str, int]]], sizes: list[int], seed: int
+) -> None:
+    chain = Chain(RngFactory(seed, "p", 1, "downstream"))
+    for index, (toxic_type, attributes) in enumerate(toxics):
+        chain.add(
+            ToxicSpec.from_json({"type": toxic_type, "name": f"t{index}", "attributes": attributes}), 0.0
+        )
+    rng = random.Random(seed)
+    sent = b""
+    read_at = 0.0
+    for size in sizes:
+        data = rng.randbytes(size)
+        sent += data
+        chain.feed(Chunk(DATA, data, read_at), read_at)
+        read_at += 0.001
+    chain.feed(Chunk(EOF, b"", read_at), read_at)
+    min_latency = min(
+        (a.get("latency", 0) - a.get("jitter", 0) for t, a in toxics if t == "latency"), default=0
+    )
+    received = b""
+    now = 0.0
+    ended = False
+    while now < 30 and not ended:
+        for chunk in chain.advance(now):
+            if chunk.kind == EOF:
+                ended = True
+            else:
+                assert now >= chunk.read_at + max(0, min_latency) / 1000 - 1e-9
+                received += chunk.data
+        due = chain.next_due()
+        now = max(now + 1e-4, due if due is not None else now + 1e-4)
+    assert ended and received == sent
