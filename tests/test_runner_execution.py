@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_faults_diff_support import toxiproxy_url  # noqa: F401  (the real server: skips, or fails under CI)
 
 from sockharness.scenario.api import load_scenarios, run_scenario
 from sockharness.scenario.report import PASSED
@@ -162,3 +163,10 @@ scenarios:
     assert "exited with status 3" in text
     assert "boom on " in text
     assert "while starting peers" in text
+
+
+@pytest.mark.parametrize("name", ["proxy-phases", "toxic-steps"])
+def test_runner_proxy_scenarios_on_real_toxiproxy(name: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("toxiproxy_url")
+    result = run_scenario(PASSING, name, seed=5, backend="toxiproxy", toxiproxy_url=url)
+    assert result.status == PASSED
