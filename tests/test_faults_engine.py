@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sockharness.faults.embedded import EmbeddedBackend
 from sockharness.faults.engine import FaultEngine
 from sockharness.faults.errors import (
     ListenError,
@@ -175,3 +176,27 @@ def test_closed_engine_refuses_new_proxies(echo_server: EchoServer) -> None:
     engine.close()
     with pytest.raises(RuntimeError, match="closed"):
         engine.create_proxy("late", "127.0.0.1:0", upstream_of(echo_server))
+
+
+def test_closing_a_backend_leaves_no_thread_or_descriptor(
+    echo_server: EchoServer, tcp_client: TCPClientFactory
+) -> None:
+    backend = EmbeddedBackend(seed=3)
+    reactor = backend.engine.reactor
+    proxy = backend.create_proxy(echo_server.address[:2])
+    proxy.add_toxic("latency", latency=1)
+    sock = tcp_client(proxy.address, timeout=5)
+    sock.sendall(b"x" * 200_000)  # bulk: the directions open splice pipes
+    received = 0
+    while received < 200_000:
+        received += len(sock.recv(65536))
+    connections = list(proxy.engine_proxy._connections)
+    backend.close()
+    assert sock.recv(10) == b""
+    assert reactor.thread is not None and not reactor.thread.is_alive()
+    assert reactor.epoll.closed
+    for connection in connections:
+        assert connection.closed
+        for direction in (connection.up, connection.down):
+            assert direction.pipe_r == direction.pipe_w == -1
+        assert connection.client.sock.fileno() == -1 and connection.upstream.sock.fileno() == -1
