@@ -155,8 +155,10 @@ class LeakTracker:
         try:
             yield
         finally:
+            started = {t.ident for t in threading.enumerate() if t.ident is not None}
             with self._lock:
                 self._excusing -= 1
+                self._threads_before |= started  # threads the wider fixture started are its own, too
 
     # -- the check ------------------------------------------------------------------------------------------
     def _open_sockets(self) -> list[tuple[socket.socket, str, str]]:
