@@ -241,8 +241,12 @@ def enter_private_netns(sysctls: Mapping[str, str] | None = None, *, require_nft
         try:
             _unshare_netns()
         except OSError as exc:
-            reason = "root in a privileged container is needed" if exc.errno == errno.EPERM else exc.strerror
-            raise NetnsUnavailable(f"unshare(CLONE_NEWNET) was refused ({reason})") from None
+            if exc.errno == errno.EPERM:
+                raise NetnsUnavailable(
+                    "unshare(CLONE_NEWNET) was refused with EPERM: the process lacks CAP_SYS_ADMIN (run as "
+                    "root, or in a container started with --privileged or --cap-add SYS_ADMIN,NET_ADMIN)"
+                ) from None
+            raise NetnsUnavailable(f"unshare(CLONE_NEWNET) was refused: {exc.strerror}") from None
         own_id = _namespace_id()
         try:
             _set_up_namespace(host_id, own_id)

@@ -2,9 +2,11 @@
 
 Every fault is scoped to one port and a direction relative to that port: ``out`` is packets sent *to*
 the port (what a client sends to the peer listening there), ``in`` is packets sent *from* it (the
-peer's answers), ``both`` is either. Rules sit in a base chain on the ``output`` hook of an ``inet``
-table: on loopback every packet passes that hook exactly once (a GSO batch of up to 64 KiB counts as
-one packet), and ``reject`` answers the sender of the matched packet.
+peer's answers), ``both`` is either. Rules sit in a base chain on the ``input`` hook of an ``inet``
+table, i.e. where a packet arrives after crossing ``lo``: the sender has handed it to the network and
+learns nothing, as with a real lossy path. (On the ``output`` hook a drop is reported to the sender:
+a UDP ``send`` fails with EPERM.) Every packet passes that hook once; a GSO batch of up to 64 KiB
+counts as one packet. ``reject`` answers the sender of the matched packet.
 
 One fault is one base chain, so it is installed and removed atomically (one ``nft -f`` transaction)
 and never interferes with another fault's rules.
@@ -172,7 +174,7 @@ def render_table(table: str) -> str:
 def render_add(table: str, chain: str, fault: PacketFault) -> str:
     """Script installing ``fault`` as base chain ``chain`` of ``table``, in one transaction."""
     lines = [
-        f"add chain inet {table} {chain} {{ type filter hook output priority filter; policy accept; }}",
+        f"add chain inet {table} {chain} {{ type filter hook input priority filter; policy accept; }}",
         *(f"add rule inet {table} {chain} {match} {_verdict(fault)}" for match in _matches(fault)),
     ]
     return "\n".join(lines) + "\n"
