@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import Iterator
 
@@ -200,3 +201,38 @@ def test_closing_a_backend_leaves_no_thread_or_descriptor(
         for direction in (connection.up, connection.down):
             assert direction.pipe_r == direction.pipe_w == -1
         assert connection.client.sock.fileno() == -1 and connection.upstream.sock.fileno() == -1
+
+
+class _ListenerOutOfDescriptorsOnce:
+    """Stands in for the listening socket: the first accept() fails with EMFILE, as when the process is
+    out of file descriptors."""
+
+    def __init__(self, real: socket.socket) -> None:
+        self.real = real
+        self.failures = 0
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def accept(self) -> tuple[socket.socket, object]:
+        if self.failures == 0:
+            self.failures += 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return self.real.accept()
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_running_out_of_descriptors_pauses_accepting_instead_of_spinning(
+    engine: FaultEngine, echo_server: EchoServer, tcp_client: TCPClientFactory
+) -> None:
+    proxy = engine.create_proxy("web", "127.0.0.1:0", upstream_of(echo_server))
+    stand_in = _ListenerOutOfDescriptorsOnce(proxy._listener)  # type: ignore[arg-type]
+
+    def swap() -> None:
+        proxy._listener = stand_in  # type: ignore[assignment]
+
+    engine.reactor.call(swap)
+    assert echo_once(tcp_client, proxy.listen) == b"hi"  # accepted once the pause is over
+    assert stand_in.failures == 1

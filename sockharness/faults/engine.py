@@ -26,6 +26,7 @@ from sockharness.faults.relay import Connection
 from sockharness.faults.toxics import STREAMS, ToxicSpec
 
 ACCEPTS_PER_WAKEUP = 64
+ACCEPT_PAUSE = 0.05  # seconds without accepting after running out of descriptors
 
 
 def _resolve(text: str, *, passive: bool) -> tuple[socket.AddressFamily, tuple[object, ...]]:
@@ -184,9 +185,27 @@ class EngineProxy:
                 return
             except OSError as error:
                 if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    return  # out of descriptors: leave the client queued until some are freed
+                    self._pause_accepting()
+                    return
+                if error.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
+                    continue  # that one client gave up; the next may be fine
                 raise
             self._open(client)
+
+    def _pause_accepting(self) -> None:
+        """Out of descriptors: stop watching the listener for a while (the readable listener would
+        otherwise wake the reactor in a busy loop); clients wait in the backlog until it resumes."""
+        listener = self._listener
+        if listener is None:
+            return
+        self.engine.reactor.unregister(listener.fileno())
+        self.engine.reactor.call_at(time.monotonic() + ACCEPT_PAUSE, self)
+
+    def on_timer(self, now: float) -> None:
+        """End of an accept pause (see ``_pause_accepting``)."""
+        listener = self._listener
+        if listener is not None and listener.fileno() not in self.engine.reactor.handlers:
+            self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_accept)
 
     def _open(self, client: socket.socket) -> None:
         client.setblocking(False)

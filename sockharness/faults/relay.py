@@ -55,10 +55,17 @@ class Endpoint:
 
     def handle(self, events: int) -> None:
         reader, writer = self.reader, self.writer
-        if reader is not None and reader.reading and events & _READ_EVENTS:
-            reader.on_readable()
-        if writer is not None and writer.blocked and events & _WRITE_EVENTS:
-            writer.on_writable()
+        try:
+            if reader is not None and reader.reading and events & _READ_EVENTS:
+                reader.on_readable()
+            if writer is not None and writer.blocked and events & _WRITE_EVENTS:
+                writer.on_writable()
+        except Exception:
+            # A bug must cost one connection, not spin the reactor on a level-triggered event forever.
+            owner = reader if reader is not None else writer
+            if owner is not None:
+                owner.connection.abort()
+            raise
 
     def update(self) -> None:
         """Register exactly the interest needed; an endpoint nobody waits on is unregistered (HUP/ERR are
@@ -272,7 +279,11 @@ class Direction:
     def on_timer(self, now: float) -> None:
         if self.timer_due is not None and now >= self.timer_due:
             self.timer_due = None
-        self.pump(now)
+        try:
+            self.pump(now)
+        except Exception:
+            self.connection.abort()
+            raise
 
     def on_writable(self) -> None:
         self.blocked = False
