@@ -89,6 +89,8 @@ def parse_duration(value: object) -> float:
             seconds = float(Decimal(match["number"]) * DURATION_UNITS[match["unit"]])
         except DecimalException:  # exponent beyond Decimal's range: certainly too long
             seconds = math.inf
+    elif value > MAX_DURATION_SECONDS:  # before float(): huge ints overflow it
+        raise ValueError(f"expected a duration of at most one day (86400s), got {_describe(value)}")
     else:
         seconds = float(value)
     if math.isnan(seconds) or seconds < 0:

@@ -118,7 +118,9 @@ def test_deep_nesting_is_refused() -> None:
 def test_very_deep_nesting_does_not_crash_the_parser() -> None:
     depth = 5000
     error = _error("scenarios: " + "[" * depth + "]" * depth + "\n")
-    assert "levels deep" in error.message
+    # Either our depth limit or libyaml's own nesting limit answers first; both are located errors.
+    assert "levels deep" in error.message or "maximum nesting depth" in error.message
+    assert error.line == 1 and error.column > 1
 
 
 def test_recursive_alias_is_refused() -> None:

@@ -59,6 +59,11 @@ def did_you_mean(word: object, candidates: Iterable[str]) -> str:
     return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
+_SHOWN_WIDTH = 100
+#: A file with hundreds of errors is usually one systematic mistake; the first ones tell the story.
+_RENDERED_PROBLEMS = 25
+
+
 @dataclass(frozen=True)
 class Problem:
     """One mistake at one place. ``line`` and ``column`` are 1-based; 0 means "whole file"."""
@@ -79,8 +84,12 @@ class Problem:
         text = f"{self.location}: {where}{self.message}"
         if self.source_line is not None and self.line:
             shown = self.source_line.rstrip("\r\n").replace("\t", " ")
-            caret = " " * max(self.column - 1, 0) + "^"
-            text += f"\n    {shown}\n    {caret}"
+            offset = max(self.column - 1, 0)
+            if len(shown) > _SHOWN_WIDTH:  # keep a window around the column on very long lines
+                start = max(0, min(offset - _SHOWN_WIDTH // 2, len(shown) - _SHOWN_WIDTH))
+                shown = ("..." if start else "") + shown[start : start + _SHOWN_WIDTH] + "..."
+                offset = offset - start + (3 if start else 0)
+            text += f"\n    {shown}\n    {' ' * offset}^"
         return text
 
 
@@ -120,7 +129,9 @@ class ScenarioError(Exception):
         return self.problems[0].message
 
     def __str__(self) -> str:
-        rendered = "\n".join(problem.render() for problem in self.problems)
+        rendered = "\n".join(problem.render() for problem in self.problems[:_RENDERED_PROBLEMS])
+        if len(self.problems) > _RENDERED_PROBLEMS:
+            rendered += f"\n... and {len(self.problems) - _RENDERED_PROBLEMS} more"
         if len(self.problems) > 1:
             rendered += f"\n{len(self.problems)} problems in {self.problems[0].file}"
         return rendered
