@@ -4,7 +4,8 @@ Whatever the input (random structures, wrong types, huge numbers, deep nesting, 
 real scenario files, plausible scenarios assembled from the grammar with wrong pieces), ``load_text`` /
 ``load_file`` either returns a model or raises ScenarioError whose every problem has a location inside
 the file. Any other exception, or a hang, is a bug. Examples are split over several tests so each stays
-short (and xdist can spread them); the deadline is off because a loaded CI machine makes per-example timing noisy.
+short (and xdist can spread them); the deadline is off because per-example timing is noisy on a loaded
+CI machine.
 """
 
 from __future__ import annotations
