@@ -62,8 +62,10 @@ scenarios:
 """
 
 
-def _suite(pytester: pytest.Pytester) -> None:
+def _suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     (pytester.path / "test_mixed.sock.yaml").write_text(textwrap.dedent(MIXED))
+    # A wide terminal keeps every cell on one line, so the assertions below can look for whole phrases.
+    monkeypatch.setenv("COLUMNS", "250")
 
 
 def _table_lines(output: str) -> list[str]:
@@ -80,33 +82,39 @@ def _check_table(output: str) -> None:
     assert "xfailed" in table
     assert "step 2 (gettimeout): expected returns 1.5; observed None" in table
     assert "5 scenarios: 1 failed, 2 passed, 1 skipped, 1 xfailed" in table
-    methods = [line.split()[0] for line in _table_lines(output)[3:-1]]
+    methods = [line.split()[0] for line in _table_lines(output)[3:-1] if not line.startswith(" ")]
     assert methods == sorted(methods), "rows are grouped by method"
 
 
-def test_report_table_serial(pytester: pytest.Pytester) -> None:
-    _suite(pytester)
+def test_report_table_serial(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    _suite(pytester, monkeypatch)
     result = pytester.runpytest("--sockharness-table", "-p", "no:randomly")
     result.assert_outcomes(passed=2, failed=1, skipped=1, xfailed=1)
     _check_table(result.stdout.str())
 
 
-def test_report_table_absent_without_the_option(pytester: pytest.Pytester) -> None:
-    _suite(pytester)
+def test_report_table_absent_without_the_option(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suite(pytester, monkeypatch)
     result = pytester.runpytest("-p", "no:randomly")
     assert "sockharness conformance table" not in result.stdout.str()
 
 
-def test_report_table_under_xdist_comes_from_the_workers(pytester: pytest.Pytester) -> None:
-    _suite(pytester)
+def test_report_table_under_xdist_comes_from_the_workers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suite(pytester, monkeypatch)
     result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2", "--sockharness-table")
     result.assert_outcomes(passed=2, failed=1, skipped=1, xfailed=1)
     _check_table(result.stdout.str())
 
 
 @pytest.mark.parametrize("suffix", ["md", "json"])
-def test_report_file_serial_and_xdist(pytester: pytest.Pytester, suffix: str) -> None:
-    _suite(pytester)
+def test_report_file_serial_and_xdist(
+    pytester: pytest.Pytester, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suite(pytester, monkeypatch)
     target = pytester.path / "out" / f"conformance.{suffix}"
     options = ("--sockharness-report", str(target), "--sockharness-seed", "77")
     if suffix == "md":  # one of the two through xdist: the controller writes what the workers found
@@ -134,8 +142,8 @@ def test_report_file_serial_and_xdist(pytester: pytest.Pytester, suffix: str) ->
         assert "this expectation is wrong \\| with a pipe" in text
 
 
-def test_report_rejects_an_unknown_suffix(pytester: pytest.Pytester) -> None:
-    _suite(pytester)
+def test_report_rejects_an_unknown_suffix(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    _suite(pytester, monkeypatch)
     result = pytester.runpytest("--sockharness-report", "table.txt")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "must end in .md or .json" in result.stderr.str()
@@ -165,11 +173,18 @@ def test_report_renderers_are_pure_and_sorted() -> None:
         render_report("x.csv", rows)
 
 
-def test_report_long_cells_are_shortened_not_wrapped() -> None:
-    row = TableRow("b" * 300, "recv", "passed", "o" * 300, "s", "f.yaml", 0.0)
-    lines = render_text_table([row], width=120)
-    assert all(len(line) <= 120 for line in lines)
-    assert "…" in lines[2]
+def test_report_long_cells_wrap_inside_their_column() -> None:
+    behaviour = " ".join(f"b{i}" for i in range(100))
+    observed = " ".join(f"o{i}" for i in range(100))
+    lines = render_text_table(
+        [TableRow(behaviour, "recv", "passed", observed, "s", "f.yaml", 0.0)], width=120
+    )
+    body = lines[2:-1]
+    assert len(body) > 1 and all(len(line) <= 120 for line in body)
+    assert body[0].startswith("recv") and body[1].startswith(" ")
+    assert " ".join(" ".join(line.split()) for line in body).count("b99") == 1  # nothing is cut
+    shown = " ".join(body)
+    assert all(f"o{i}" in shown.split() for i in range(100))
 
 
 def test_report_result_json_round_trip() -> None:

@@ -8,6 +8,7 @@ controller without any shared state.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -98,26 +99,27 @@ def summary_counts(rows: Sequence[TableRow]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _shorten(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
-
-
 def render_text_table(rows: Sequence[TableRow], width: int = 160) -> list[str]:
-    """Fixed-width lines for the terminal summary; long cells are shortened, never wrapped."""
+    """Fixed-width lines for the terminal summary; long cells wrap inside their column, nothing is cut."""
     ordered = sorted_rows(rows)
     method_w = max([len("method"), *(len(r.method) for r in ordered)])
     result_w = max([len("result"), *(len(r.result) for r in ordered)])
     rest = max(40, width - method_w - result_w - 6)
-    behaviour_w = rest * 9 // 20
+    behaviour_w = rest * 11 // 20
     observed_w = rest - behaviour_w
     header = f"{'method':<{method_w}}  {'behaviour':<{behaviour_w}}  {'result':<{result_w}}  observed"
-    lines = [header, "-" * min(width, len(header) + observed_w)]
+    lines = [header, "-" * min(width, len(header) + observed_w - len("observed"))]
     for row in ordered:
-        lines.append(
-            f"{row.method:<{method_w}}  {_shorten(row.behaviour, behaviour_w):<{behaviour_w}}  "
-            f"{row.result:<{result_w}}  {_shorten(row.observed, observed_w)}"
-        )
+        behaviour = textwrap.wrap(" ".join(row.behaviour.split()), behaviour_w) or [""]
+        observed = textwrap.wrap(" ".join(row.observed.split()), observed_w, break_on_hyphens=False) or [""]
+        for index in range(max(len(behaviour), len(observed))):
+            method = row.method if index == 0 else ""
+            result = row.result if index == 0 else ""
+            left = behaviour[index] if index < len(behaviour) else ""
+            right = observed[index] if index < len(observed) else ""
+            lines.append(
+                f"{method:<{method_w}}  {left:<{behaviour_w}}  {result:<{result_w}}  {right}".rstrip()
+            )
     counts = ", ".join(f"{n} {status}" for status, n in summary_counts(ordered).items())
     lines.append(f"{len(ordered)} scenarios: {counts}" if ordered else "no scenarios ran")
     return lines
