@@ -24,7 +24,7 @@ from pydantic import (
 
 from sockharness._units import DURATION_PATTERN, parse_duration
 from sockharness.scenario.errors import describe_value, did_you_mean
-from sockharness.scenario.model_peers import Toxic
+from sockharness.scenario.model_toxics import Toxic
 from sockharness.scenario.model_types import (
     VARIABLE_PATTERN,
     Address,
