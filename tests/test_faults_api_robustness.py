@@ -102,6 +102,23 @@ def test_expect_continue_with_huge_body_is_413(small_api: ToxiproxyAPIServer) ->
     assert_still_serving(small_api)
 
 
+def test_expect_continue_is_answered_before_the_body(small_api: ToxiproxyAPIServer) -> None:
+    body = json.dumps({"name": "patient", "upstream": "127.0.0.1:9", "listen": "127.0.0.1:0"}).encode()
+    head = (
+        f"POST /proxies HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(small_api.address, timeout=5.0) as sock:
+        sock.sendall(head)
+        assert sock.recv(1024).startswith(b"HTTP/1.1 100 Continue")  # before any body byte was sent
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status, _headers, payload = parse_response(answer)
+    assert status == 201 and json.loads(payload)["name"] == "patient"
+
+
 def test_chunked_body_is_decoded(small_api: ToxiproxyAPIServer) -> None:
     body = json.dumps({"name": "chunky", "upstream": "127.0.0.1:9", "listen": "127.0.0.1:0"}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"

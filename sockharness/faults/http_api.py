@@ -242,7 +242,9 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._write(_too_large(int(length), self.server.max_body_bytes))
             return False
-        return super().handle_expect_100()
+        accepted = super().handle_expect_100()
+        self.wfile.flush()  # the client waits for the 100 before it sends the body
+        return accepted
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (bad request line, huge headers) as JSON errors too."""
