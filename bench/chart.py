@@ -46,6 +46,10 @@ def write_png(rows: Sequence[Row], path: Path, title: str) -> Path:
             capsize=4,
             color=[COLOURS.get(label, "#9467bd") for label in labels],
         )
+        lows = [row.value.low for row in measured if row.value]
+        if len(lows) > 1 and min(lows) > 0 and max(medians) - min(lows) < 0.1 * max(medians):
+            # near-equal bars (e.g. 50.2 vs 50.4 ms): start the axis near them so the difference shows
+            axis.set_ylim(bottom=min(lows) * 0.98)
         verdicts = [row.check.verdict for row in group if row.check]
         colour = VERDICT_COLOURS[verdicts[0]] if verdicts else "#000000"
         suffix = f" [{verdicts[0]}]" if verdicts else ""
