@@ -1,15 +1,15 @@
 """Toxiproxy's REST API mapped onto a :class:`~sockharness.faults.engine.FaultEngine`, without HTTP.
 
 :class:`ToxiproxyAPI` takes a method, a path and a body and returns an :class:`APIResponse`. Keeping the
-routes free of sockets lets them be tested directly and keeps the HTTP layer (``http_api``) a thin shell.
+routes free of sockets lets them be tested directly and keeps the HTTP layer (``http_api``) a thin shell;
+the JSON validation and answer shapes live in ``api_json``.
 
 Responses copy Toxiproxy 2.12.0 as measured on a real server: status codes, compact JSON with Toxiproxy's
 field order, error texts, and even the ``text/plain`` content type Toxiproxy's error helper puts on its JSON
 error bodies. Deliberate differences, each stricter than Toxiproxy and documented in the README: unknown
-fields and wrongly typed values are rejected with 400 (Toxiproxy ignores the first and words the second in
-Go terms), duplicate names inside one ``/populate`` are 400, unknown paths and wrong methods get JSON error
-bodies (Toxiproxy sends a plain-text line or nothing), a proxy's JSON has no stray ``"Logger":{}`` and an
-omitted ``listen`` means ``127.0.0.1:0`` instead of every interface.
+fields are rejected with 400, duplicate names inside one ``/populate`` are 400, unknown paths and wrong
+methods get JSON error bodies (Toxiproxy sends a plain-text line or nothing), a proxy's JSON has no stray
+``"Logger":{}`` and an omitted ``listen`` means ``127.0.0.1:0`` instead of every interface.
 """
 
 from __future__ import annotations
@@ -17,268 +17,40 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from sockharness.faults.errors import FaultError, ListenError, MissingField, bad_request
-from sockharness.faults.interface import parse_address
-from sockharness.faults.toxics import TOXIC_TYPES, ToxicSpec
+from sockharness.faults.api_json import (
+    PROXY_UPDATE_FIELDS,
+    TOXIPROXY_API_VERSION,
+    VERSION_CONTENT_TYPE,
+    APIResponse,
+    ProxyRequest,
+    check_attributes,
+    check_listen,
+    check_toxics_field,
+    empty_response,
+    error_response,
+    go_kind,
+    json_response,
+    object_fields,
+    optional_bool,
+    optional_str,
+    parse_json_body,
+    parse_proxy_create,
+    proxy_json,
+    toxic_body,
+    toxic_json,
+)
+from sockharness.faults.errors import FaultError, bad_request
+from sockharness.faults.toxics import ToxicSpec
 
 if TYPE_CHECKING:
     from sockharness.faults.engine import EngineProxy, FaultEngine
 
 logger = logging.getLogger("sockharness.faults.api")
-
-#: The Toxiproxy release whose API this one reproduces; ``GET /version`` reports it so version-gated
-#: clients behave as against that release.
-TOXIPROXY_API_VERSION = "2.12.0"
-
-#: Where a proxy listens when the request does not say: loopback only, unlike Toxiproxy's every interface.
-DEFAULT_LISTEN = "127.0.0.1:0"
-
-JSON_CONTENT_TYPE = "application/json"
-# Toxiproxy answers errors through Go's http.Error, which labels the JSON body as plain text.
-ERROR_CONTENT_TYPE = "text/plain; charset=utf-8"
-VERSION_CONTENT_TYPE = "application/json;charset=utf-8"
-
-_PROXY_CREATE_FIELDS = ("name", "listen", "upstream", "enabled", "toxics")
-_PROXY_UPDATE_FIELDS = ("name", "listen", "upstream", "enabled", "toxics")
-
-
-@dataclass(frozen=True)
-class APIResponse:
-    """One HTTP answer: status, body bytes, content type (None for bodiless answers) and extra headers."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-def json_response(status: int, payload: object) -> APIResponse:
-    """Compact JSON like Go's encoding/json (no spaces, no trailing newline)."""
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return APIResponse(status, body, JSON_CONTENT_TYPE)
-
-
-def error_response(status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> APIResponse:
-    """Toxiproxy's error shape: ``{"error": ..., "status": ...}`` plus a newline, labelled text/plain."""
-    body = json.dumps({"error": message, "status": status}, separators=(",", ":"), ensure_ascii=False)
-    nosniff = (("X-Content-Type-Options", "nosniff"),)
-    return APIResponse(status, (body + "\n").encode("utf-8"), ERROR_CONTENT_TYPE, nosniff + headers)
-
-
-def empty_response(status: int = 204) -> APIResponse:
-    return APIResponse(status)
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json_body(body: bytes) -> object:
-    """Decode a request body, raising Toxiproxy-worded ``bad request body: ...`` errors.
-
-    An empty body is ``EOF`` exactly as Go's decoder says; NaN/Infinity, trailing data, invalid UTF-8 and
-    nesting deep enough to exhaust the parser are all refused instead of crashing the handler.
-    """
-    if not body.strip():
-        raise bad_request("EOF")
-    try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise bad_request(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise bad_request("JSON nested too deeply") from None
-    except ValueError as exc:  # invalid UTF-8, NaN, over-long integers
-        raise bad_request(str(exc)) from None
-
-
-def _go_kind(value: object) -> str:
-    """The JSON kind Go's decoder names in its type errors, so our texts read like Toxiproxy's."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if value is None:
-        return "null"
-    return "object"
-
-
-def _type_error(key: str, value: object, go_type: str) -> FaultError:
-    return bad_request(
-        f"json: cannot unmarshal {_go_kind(value)} into Go struct field Proxy.{key} of type {go_type}"
-    )
-
-
-def _object_fields(data: object, allowed: tuple[str, ...], where: str = "") -> dict[str, object]:
-    """Check that ``data`` is a JSON object holding only ``allowed`` keys (``null`` counts as ``{}``)."""
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise bad_request(
-            f"json: cannot unmarshal {_go_kind(data)} into Go value of type toxiproxy.Proxy{where}"
-        )
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        names = ", ".join(f'"{key}"' for key in unknown)
-        raise bad_request(f"unknown field {names}{where}; known fields: {', '.join(allowed)}")
-    return dict(data)
-
-
-def _optional_str(fields: Mapping[str, object], key: str, where: str = "") -> str | None:
-    value = fields.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _type_error(key, value, f"string{where}")
-    return value
-
-
-def _optional_bool(fields: Mapping[str, object], key: str, where: str = "") -> bool | None:
-    value = fields.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise _type_error(key, value, f"bool{where}")
-    return value
-
-
-def _check_toxics_field(fields: Mapping[str, object], where: str = "") -> None:
-    """``toxics`` is accepted (Toxiproxy's Go client sends it back on every save) and ignored like there."""
-    value = fields.get("toxics")
-    if value is not None and not isinstance(value, list):
-        raise bad_request(
-            f"json: cannot unmarshal {_go_kind(value)} into Go struct field proxyToxics.toxics "
-            f"of type []toxics.Toxic{where}"
-        )
-
-
-_TOXIC_FIELDS = ("name", "type", "stream", "toxicity", "attributes")
-
-
-def _toxic_body(body: bytes) -> dict[str, object]:
-    """A toxic create/update body: a JSON object (``null`` counts as ``{}``) with only Toxiproxy's keys."""
-    data = parse_json_body(body)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise bad_request(
-            f"json: cannot unmarshal {_go_kind(data)} into Go value of type toxics.ToxicWrapper"
-        )
-    unknown = sorted(set(data) - set(_TOXIC_FIELDS))
-    if unknown:
-        names = ", ".join(f'"{key}"' for key in unknown)
-        raise bad_request(f"unknown field {names}; known fields: {', '.join(_TOXIC_FIELDS)}")
-    return data
-
-
-_GO_INT64_MAX = 2**63 - 1
-_GO_STRUCTS = {
-    "latency": "LatencyToxic",
-    "bandwidth": "BandwidthToxic",
-    "slow_close": "SlowCloseToxic",
-    "timeout": "TimeoutToxic",
-    "reset_peer": "ResetToxic",
-    "slicer": "SlicerToxic",
-    "limit_data": "LimitDataToxic",
-}
-
-
-def _check_attributes(toxic_type: str, attributes: object) -> None:
-    """Refuse what the engine's validation lets through: unknown attribute names (typos Toxiproxy would
-    silently ignore) and numbers beyond Go's int64, which Toxiproxy's decoder refuses too."""
-    known = TOXIC_TYPES.get(toxic_type)
-    if known is None or not isinstance(attributes, dict):
-        return  # the engine's validation words these errors
-    unknown = sorted(set(attributes) - set(known))
-    if unknown:
-        names = ", ".join(f'"{key}"' for key in unknown)
-        expected = ", ".join(known) or "none"
-        raise bad_request(f"unknown attribute {names} for a {toxic_type} toxic; known attributes: {expected}")
-    for key, value in attributes.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > _GO_INT64_MAX:
-            go_type = "int" if toxic_type == "slicer" else "int64"
-            raise bad_request(
-                f"json: cannot unmarshal number {value:g} into Go struct field "
-                f"{_GO_STRUCTS.get(toxic_type, 'Toxic')}.attributes.{key} of type {go_type}"
-            )
-
-
-def _go_number(value: object) -> object:
-    """Go prints an integral float32 without a fraction (``1``, not ``1.0``)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def toxic_json(spec: ToxicSpec) -> dict[str, object]:
-    """A toxic's JSON in Toxiproxy's field order (attributes first) and number format."""
-    data = spec.to_json()
-    attributes = data.get("attributes")
-    ordered: dict[str, object] = {
-        "attributes": {k: _go_number(v) for k, v in attributes.items()}
-        if isinstance(attributes, dict)
-        else {}
-    }
-    for key in ("name", "type", "stream"):
-        ordered[key] = data[key]
-    ordered["toxicity"] = _go_number(data["toxicity"])
-    return ordered
-
-
-def proxy_json(proxy: EngineProxy) -> dict[str, object]:
-    """A proxy's JSON in Toxiproxy's field order, its toxics formatted like ``toxic_json``."""
-    data = proxy.to_json()
-    ordered: dict[str, object] = {key: data[key] for key in ("name", "listen", "upstream", "enabled")}
-    ordered["toxics"] = [toxic_json(spec) for spec in proxy.toxics()]
-    return ordered
-
-
-def check_listen(listen: str, *, creating: bool) -> None:
-    """Refuse an unparsable listen address before anything changes, worded like Toxiproxy's 500.
-
-    Toxiproxy resolves a new listen address before it stops the proxy, so a typo leaves the proxy as
-    it was; checking here keeps that guarantee whatever the engine does on a failed restart.
-    """
-    try:
-        parse_address(listen)
-    except ValueError:
-        detail = "missing port in address" if ":" not in listen else "invalid port"
-        raise ListenError(f"{'listen tcp: ' if creating else ''}address {listen}: {detail}") from None
-
-
-@dataclass(frozen=True)
-class ProxyRequest:
-    """A validated create/populate entry."""
-
-    name: str
-    listen: str
-    upstream: str
-    enabled: bool
-
-
-def parse_proxy_create(data: object, index: int | None = None) -> ProxyRequest:
-    """Validate a ``POST /proxies`` body or one ``/populate`` entry (``index`` 1-based, as Toxiproxy)."""
-    where = "" if index is None else f" at proxy {index}"
-    fields = _object_fields(data, _PROXY_CREATE_FIELDS, where)
-    name = _optional_str(fields, "name", where)
-    upstream = _optional_str(fields, "upstream", where)
-    listen = _optional_str(fields, "listen", where)
-    enabled = _optional_bool(fields, "enabled", where)
-    _check_toxics_field(fields, where)
-    if not name:
-        raise MissingField(f"name{where}")
-    if not upstream:
-        raise MissingField(f"upstream{where}")
-    return ProxyRequest(name, listen or DEFAULT_LISTEN, upstream, True if enabled is None else enabled)
-
 
 Handler = Callable[["_Call"], APIResponse]
 
@@ -397,19 +169,19 @@ class ToxiproxyAPI:
     def _proxy_update(self, call: _Call) -> APIResponse:
         name = call.params[0]
         self._engine.get_proxy(name)  # 404 before any body error, as in Toxiproxy
-        fields = _object_fields(parse_json_body(call.body), _PROXY_UPDATE_FIELDS)
-        new_name = _optional_str(fields, "name")
+        fields = object_fields(parse_json_body(call.body), PROXY_UPDATE_FIELDS)
+        new_name = optional_str(fields, "name")
         if new_name and new_name != name:
             raise bad_request(f'a proxy cannot be renamed (field "name" is "{new_name}", proxy is "{name}")')
-        _check_toxics_field(fields)
-        listen = _optional_str(fields, "listen")
+        check_toxics_field(fields)
+        listen = optional_str(fields, "listen")
         if listen:
             check_listen(listen, creating=False)
         proxy = self._engine.update_proxy(
             name,
             listen=listen if listen else None,
-            upstream=_optional_str(fields, "upstream") or None,
-            enabled=_optional_bool(fields, "enabled"),
+            upstream=optional_str(fields, "upstream") or None,
+            enabled=optional_bool(fields, "enabled"),
         )
         return json_response(200, proxy_json(proxy))
 
@@ -453,7 +225,7 @@ class ToxiproxyAPI:
             return []
         if not isinstance(data, list):
             raise bad_request(
-                f"json: cannot unmarshal {_go_kind(data)} into Go value of type []toxiproxy.Proxy"
+                f"json: cannot unmarshal {go_kind(data)} into Go value of type []toxiproxy.Proxy"
             )
         entries = [parse_proxy_create(item, index) for index, item in enumerate(data, start=1)]
         seen: set[str] = set()
@@ -469,9 +241,9 @@ class ToxiproxyAPI:
 
     def _toxic_create(self, call: _Call) -> APIResponse:
         proxy = self._engine.get_proxy(call.params[0])
-        data = _toxic_body(call.body)
+        data = toxic_body(call.body)
         if isinstance(data.get("type"), str):
-            _check_attributes(str(data["type"]), data.get("attributes"))
+            check_attributes(str(data["type"]), data.get("attributes"))
         spec = proxy.add_toxic(ToxicSpec.from_json(data))
         return json_response(200, toxic_json(spec))  # 200, not 201: Toxiproxy's choice
 
@@ -482,7 +254,7 @@ class ToxiproxyAPI:
     def _toxic_update(self, call: _Call) -> APIResponse:
         proxy = self._engine.get_proxy(call.params[0])
         current = proxy.get_toxic(call.params[1])  # 404 before any body error, as in Toxiproxy
-        data = _toxic_body(call.body)
+        data = toxic_body(call.body)
         for key in ("name", "type", "stream"):
             # Toxiproxy silently ignores these on update; a client that tries to change one is told so.
             if key in data and data[key] != getattr(current, key):
@@ -490,7 +262,7 @@ class ToxiproxyAPI:
                     f'field "{key}" of a toxic cannot be changed '
                     f"({getattr(current, key)!r} -> {data[key]!r}); remove the toxic and add a new one"
                 )
-        _check_attributes(current.type, data.get("attributes"))
+        check_attributes(current.type, data.get("attributes"))
         update: dict[str, object] = {key: data[key] for key in ("attributes", "toxicity") if key in data}
         return json_response(200, toxic_json(proxy.update_toxic(call.params[1], update)))
 

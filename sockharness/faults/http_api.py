@@ -23,7 +23,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 
 from sockharness import __version__
-from sockharness.faults.api_routes import APIResponse, ToxiproxyAPI, error_response
+from sockharness.faults.api_json import APIResponse, error_response
+from sockharness.faults.api_routes import ToxiproxyAPI
 
 if TYPE_CHECKING:
     from collections.abc import Callable
