@@ -70,6 +70,16 @@ def test_packet_fault_tests_pass_inside_the_namespace(selection: str) -> None:
 
 
 @pytest.mark.timeout(SUBPROCESS_TIMEOUT + 30)
+def test_packet_fault_scenarios_pass_inside_the_namespace() -> None:
+    _require_mode_possible()
+    code, output = _pytest("--sockharness-netns", "scenarios/netns")
+    assert "sockharness netns: active" in output, output
+    assert code == 0, output
+    last = output.splitlines()[-1]
+    assert " passed" in last and " skipped" not in last, output
+
+
+@pytest.mark.timeout(SUBPROCESS_TIMEOUT + 30)
 def test_each_xdist_worker_enters_its_own_namespace() -> None:
     _require_mode_possible()
     selection = "namespace_is_private or scoped_to_its_port or removing_a_fault or entering_again"
