@@ -19,10 +19,10 @@ import threading
 import time
 from collections.abc import Mapping
 
+from sockharness.faults.connection import Connection
 from sockharness.faults.errors import ListenError, ProxyExists, ProxyNotFound, ToxicExists, ToxicNotFound
 from sockharness.faults.interface import format_address, parse_address
 from sockharness.faults.reactor import EPOLLIN, Reactor
-from sockharness.faults.relay import Connection
 from sockharness.faults.toxics import STREAMS, ToxicSpec
 
 ACCEPTS_PER_WAKEUP = 64

@@ -1,31 +1,30 @@
-"""One proxied TCP connection: two directions, each a socket-to-socket pump through a toxic chain.
+"""One direction of a proxied connection: a socket-to-socket pump through a toxic chain.
 
-Runs on the reactor thread only. A direction whose chain cannot change the stream moves bytes with
-``os.splice`` through a pipe (no copy through Python); otherwise it reads chunks, stamps them with their
-read time, feeds the chain and writes whatever the chain says is due. Stream ends are passed on as they
-happened, which is where this differs from Toxiproxy on purpose: a FIN from one side becomes a half-close
-(``shutdown(SHUT_WR)``) towards the other, so a reply to a half-closed request still arrives, and an RST
-from one side becomes an RST (SO_LINGER 0 close) towards the other.
+Runs on the reactor thread only. A direction whose chain cannot change the stream forwards straight from
+the read buffer, and once it turns bulk moves bytes with ``os.splice`` through a pipe (the kernel copies,
+Python never touches them); otherwise it reads chunks, stamps them with their read time, feeds the chain
+and writes whatever the chain says is due. Stream ends are passed on as they happened, which is where
+this differs from Toxiproxy on purpose: a FIN becomes a half-close (``shutdown(SHUT_WR)``) towards the
+other side, so a reply to a half-closed request still arrives, and an RST becomes an RST.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import socket
-import struct
 import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from sockharness.faults.chain import CLOSE, DATA, EOF, RESET, Chain, Chunk, RngFactory
-from sockharness.faults.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, Reactor
-from sockharness.faults.toxics import DOWNSTREAM, UPSTREAM, ToxicSpec
+from sockharness.faults.chain import CLOSE, DATA, EOF, RESET, Chain, Chunk
+from sockharness.faults.reactor import EPOLLOUT
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
+
+    from sockharness.faults.connection import Connection, Endpoint
 
 HAVE_SPLICE = hasattr(os, "splice")  # Linux; elsewhere every direction copies
 PIPE_SIZE = 1024 * 1024  # asked for with F_SETPIPE_SZ; the kernel may give less
@@ -34,67 +33,6 @@ SPLICE_ROUNDS = 8
 READ_ROUNDS = 4
 SPLICE_BULK = 65536  # a read at least this big suggests more is waiting
 _SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_NONBLOCK", 2)
-_LINGER_ABORT = struct.pack("ii", 1, 0)
-_READ_EVENTS = EPOLLIN | EPOLLHUP | EPOLLERR
-_WRITE_EVENTS = EPOLLOUT | EPOLLHUP | EPOLLERR
-
-
-class Endpoint:
-    """One socket of a connection and the epoll interest the two directions using it ask for."""
-
-    __slots__ = ("fd", "mask", "name", "reactor", "reader", "sock", "writer")
-
-    def __init__(self, sock: socket.socket, name: str, reactor: Reactor) -> None:
-        self.sock = sock
-        self.fd = sock.fileno()
-        self.name = name
-        self.reactor = reactor
-        self.mask = 0  # 0 = not registered
-        self.reader: Direction | None = None
-        self.writer: Direction | None = None
-
-    def handle(self, events: int) -> None:
-        reader, writer = self.reader, self.writer
-        try:
-            if reader is not None and reader.reading and events & _READ_EVENTS:
-                reader.on_readable()
-            if writer is not None and writer.blocked and events & _WRITE_EVENTS:
-                writer.on_writable()
-        except Exception:
-            # A bug must cost one connection, not spin the reactor on a level-triggered event forever.
-            owner = reader if reader is not None else writer
-            if owner is not None:
-                owner.connection.abort()
-            raise
-
-    def update(self) -> None:
-        """Register exactly the interest needed; an endpoint nobody waits on is unregistered (HUP/ERR are
-        reported regardless of the mask, and would otherwise spin a paused connection)."""
-        reader, writer = self.reader, self.writer
-        mask = (EPOLLIN if reader is not None and reader.reading else 0) | (
-            EPOLLOUT if writer is not None and writer.blocked else 0
-        )
-        if mask == self.mask or self.fd < 0:
-            return
-        if mask == 0:
-            self.reactor.unregister(self.fd)
-        elif self.mask == 0:
-            self.reactor.register(self.fd, mask, self.handle)
-        else:
-            self.reactor.modify(self.fd, mask)
-        self.mask = mask
-
-    def close(self, abort: bool = False) -> None:
-        if self.fd < 0:
-            return
-        if self.mask:
-            self.reactor.unregister(self.fd)
-            self.mask = 0
-        if abort:
-            with contextlib.suppress(OSError):
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
-        self.sock.close()
-        self.fd = -1
 
 
 class Direction:
@@ -377,102 +315,4 @@ class Direction:
         self.pump(now)
 
 
-class Connection:
-    """A client socket accepted by a proxy, its upstream socket, and the two directions between them."""
-
-    def __init__(
-        self,
-        reactor: Reactor,
-        proxy_name: str,
-        serial: int,
-        seed: int,
-        client: socket.socket,
-        upstream: socket.socket,
-        toxics: Iterable[ToxicSpec],
-        on_closed: Callable[[Connection], None],
-    ) -> None:
-        self.reactor = reactor
-        self.serial = serial
-        self.closed = False
-        self.connected = False
-        self.on_closed = on_closed
-        self.client = Endpoint(client, "client", reactor)
-        self.upstream = Endpoint(upstream, "upstream", reactor)
-        self.up = Direction(
-            self, self.client, self.upstream, UPSTREAM, Chain(RngFactory(seed, proxy_name, serial, UPSTREAM))
-        )
-        self.down = Direction(
-            self,
-            self.upstream,
-            self.client,
-            DOWNSTREAM,
-            Chain(RngFactory(seed, proxy_name, serial, DOWNSTREAM)),
-        )
-        now = time.monotonic()
-        for spec in toxics:
-            self.direction(spec.stream).chain.add(spec, now)
-
-    def direction(self, stream: str) -> Direction:
-        return self.up if stream == UPSTREAM else self.down
-
-    def start(self, address: tuple[object, ...]) -> None:
-        """Begin the non-blocking upstream connect; relaying starts once it completes."""
-        result = self.upstream.sock.connect_ex(address)
-        if result == 0:
-            self._connected()
-        elif result in (errno.EINPROGRESS, errno.EAGAIN, errno.EWOULDBLOCK):
-            try:
-                # On loopback the handshake has usually finished inside connect(): skip the epoll round.
-                self.upstream.sock.getpeername()
-            except OSError:
-                pass
-            else:
-                self._connected()
-                return
-            self.upstream.mask = EPOLLOUT
-            self.reactor.register(self.upstream.fd, EPOLLOUT, self._on_connect)
-        else:
-            self.close()  # refused: accept, then close the client at once, like Toxiproxy
-
-    def _on_connect(self, events: int) -> None:
-        result = self.upstream.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        self.reactor.unregister(self.upstream.fd)
-        self.upstream.mask = 0
-        if result != 0:
-            self.close()
-            return
-        self._connected()
-
-    def _connected(self) -> None:
-        self.connected = True
-        for direction in (self.up, self.down):
-            direction.pump(time.monotonic())  # arms timers of toxics that act without data (timeout)
-            if self.closed:
-                return
-            direction.reading = not direction.ended
-            direction.src.update()
-
-    def direction_finished(self) -> None:
-        if self.up.finished and self.down.finished:
-            self.close()
-
-    def close(self) -> None:
-        """Close both sockets (FIN; the kernel sends RST instead where unread data remains)."""
-        self._release(abort=False)
-
-    def abort(self) -> None:
-        """Close both sockets with SO_LINGER 0: each peer gets an RST."""
-        self._release(abort=True)
-
-    def _release(self, abort: bool) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.client.close(abort)
-        self.upstream.close(abort)
-        self.up.close_pipe()
-        self.down.close_pipe()
-        self.on_closed(self)
-
-
-__all__ = ["BACKPRESSURE_BYTES", "HAVE_SPLICE", "Connection", "Direction", "Endpoint"]
+__all__ = ["BACKPRESSURE_BYTES", "HAVE_SPLICE", "Direction"]
