@@ -171,3 +171,25 @@ def test_suite_file_validates(path: Path) -> None:
 
     scenario_file = load_file(path)
     assert len(scenario_file.scenarios) >= 1
+
+
+def saved_names(value: Any) -> Iterator[str]:
+    """Every ``save:`` target anywhere in a scenario (steps, repeat bodies)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "save" and isinstance(item, str):
+                yield item
+            else:
+                yield from saved_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from saved_names(item)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda entry: str(entry.data.get("name")))
+def test_observe_uses_only_saved_values(entry: Entry) -> None:
+    """A placeholder nobody saves would render as an error in the conformance table."""
+    observe = entry.data.get("observe") or ""
+    wanted = set(re.findall(r"\{(\w+)\}", observe))
+    missing = wanted - set(saved_names(entry.data.get("steps")))
+    assert not missing, f"{entry.where}: observe uses {sorted(missing)} but no step saves them"
