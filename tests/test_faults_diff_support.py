@@ -122,11 +122,16 @@ class APIUnderTest:
 
 @pytest.fixture
 def embedded_api() -> Iterator[ToxiproxyAPIServer]:
-    """The embedded engine behind the Toxiproxy-compatible API, on a free loopback port."""
+    """The embedded engine behind the Toxiproxy-compatible API, on a free loopback port.
+
+    Whatever a test sends, no thread may die: anything reaching threading.excepthook fails the test.
+    """
     engine = FaultEngine(seed=1234)
     server = ToxiproxyAPIServer(engine).start()
     try:
-        yield server
+        with excepthook_watch() as died:
+            yield server
+        assert died == [], f"a thread died: {[str(args.exc_value) for args in died]}"
     finally:
         server.stop()
         engine.close()
