@@ -18,7 +18,7 @@ from sockharness.faults.errors import (
     ToxicNotFound,
 )
 from sockharness.faults.interface import parse_address
-from sockharness.faults.toxics import ToxicSpec
+from sockharness.faults.toxics import ToxicSpec, slicer_cuts
 from sockharness.fixtures.peers import TCPClientFactory
 from sockharness.peers import EchoServer
 
@@ -236,3 +236,32 @@ def test_running_out_of_descriptors_pauses_accepting_instead_of_spinning(
     engine.reactor.call(swap)
     assert echo_once(tcp_client, proxy.listen) == b"hi"  # accepted once the pause is over
     assert stand_in.failures == 1
+
+
+def _first_connection_draws(seed: int, upstream: str, tcp_client: TCPClientFactory) -> list[list[int]]:
+    """Slicer cuts the engine's first connection would make, drawn from that connection's own RNGs."""
+    with FaultEngine(seed=seed) as engine:
+        proxy = engine.create_proxy("replay", "127.0.0.1:0", upstream)
+        proxy.add_toxic(
+            ToxicSpec.from_json({"type": "slicer", "attributes": {"average_size": 50, "size_variation": 40}})
+        )
+        assert echo_once(tcp_client, proxy.listen) == b"hi"  # the echo proves the connection is accepted
+
+        def draws() -> list[list[int]]:
+            [connection] = list(proxy._connections)
+            [stage] = connection.down.chain.stages
+            return [slicer_cuts(1000, 50, 40, stage.rng) for _ in range(3)]  # type: ignore[attr-defined]
+
+        return engine.reactor.call(draws)
+
+
+def test_a_seed_replays_every_connection_random_choice(
+    echo_server: EchoServer, tcp_client: TCPClientFactory
+) -> None:
+    upstream = upstream_of(echo_server)
+    assert _first_connection_draws(99, upstream, tcp_client) == _first_connection_draws(
+        99, upstream, tcp_client
+    )
+    assert _first_connection_draws(99, upstream, tcp_client) != _first_connection_draws(
+        98, upstream, tcp_client
+    )
