@@ -200,3 +200,38 @@ def test_toxiproxy_cli_against_serve(served: tuple[subprocess.Popen[str], str]) 
         assert "Deleted proxy clip" in run("delete", "clip")
     missing = subprocess.run([cli, "-h", url, "inspect", "nope"], capture_output=True, text=True, timeout=30)
     assert missing.returncode != 0 and "proxy not found" in missing.stdout + missing.stderr
+
+
+def test_config_file_creates_proxies_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "proxies.json"
+    config.write_text('[{"name": "db", "upstream": "127.0.0.1:9", "listen": "127.0.0.1:0"}]')
+    proc = start_serve("--port", "0", "--config", str(config))
+    try:
+        url = read_line(proc).split(" on ", 1)[1].split()[0]
+        proxies = http_request(url, "GET", "/proxies").json()
+        assert list(proxies) == ["db"] and proxies["db"]["upstream"] == "127.0.0.1:9"
+        code, _, err = stop(proc, signal.SIGINT)
+        assert (code, err) == (0, "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read --config"),
+        ("{not json", "bad request body: invalid JSON"),
+        ('[{"name": "x"}]', "missing required field: upstream at proxy 1"),
+    ],
+    ids=["missing", "syntax", "invalid"],
+)
+def test_bad_config_file_is_refused(tmp_path: Path, content: str | None, message: str) -> None:
+    config = tmp_path / "proxies.json"
+    if content is not None:
+        config.write_text(content)
+    proc = start_serve("--port", "0", "--config", str(config))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and out == ""
+    assert f"--config {config}" in err and message in err

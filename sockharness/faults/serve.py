@@ -7,13 +7,19 @@ Go toolchain on the machine. It stays on loopback unless told otherwise, and sto
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sockharness.faults.api_routes import ToxiproxyAPI
 from sockharness.faults.http_api import ToxiproxyAPIServer, is_loopback_host
+
+if TYPE_CHECKING:
+    from sockharness.faults.engine import FaultEngine
 
 DEFAULT_PORT = 8474  # Toxiproxy's, so clients work with their defaults
 
@@ -36,6 +42,12 @@ def register(subparsers: Any) -> None:
         "--seed", type=int, default=None, help="seed for the toxics' randomness (jitter, toxicity)"
     )
     parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=None,
+        help="JSON file of proxies to create at start, as toxiproxy-server -config (a /populate body)",
+    )
+    parser.add_argument(
         "--allow-non-loopback",
         action="store_true",
         help="allow --host to be a non-loopback address (exposes the API and its proxies to the network)",
@@ -53,8 +65,21 @@ def _port(text: str) -> int:
     return port
 
 
+def _populate_from_file(engine: FaultEngine, path: str) -> str | None:
+    """Create the proxies listed in ``path`` exactly as ``POST /populate`` would; None or what went wrong."""
+    try:
+        body = Path(path).read_bytes()
+    except OSError as exc:
+        return f"cannot read --config {path}: {exc.strerror or exc}"
+    response = ToxiproxyAPI(engine).handle("POST", "/populate", body)
+    if response.status != 201:
+        error = json.loads(response.body).get("error", "")
+        return f"--config {path}: {error}"
+    return None
+
+
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve until SIGINT/SIGTERM; exits 0 on a clean stop, 2 for a refused host, 1 if it cannot bind."""
+    """Serve until SIGINT/SIGTERM; exits 0 on a clean stop, 2 for a refused host, 1 if it cannot start."""
     from sockharness.faults.engine import FaultEngine
 
     if not args.allow_non_loopback and not is_loopback_host(args.host):
@@ -65,6 +90,12 @@ def run_serve(args: argparse.Namespace) -> int:
         )
         return 2
     engine = FaultEngine(seed=args.seed)
+    if args.config is not None:
+        problem = _populate_from_file(engine, args.config)
+        if problem is not None:
+            engine.close()
+            print(f"sockharness serve: {problem}", file=sys.stderr)
+            return 1
     server = ToxiproxyAPIServer(engine, args.host, args.port, allow_non_loopback=args.allow_non_loopback)
     try:
         server.start()
