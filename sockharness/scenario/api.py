@@ -140,6 +140,7 @@ def start_scenario_peers(
     chosen = _options(options, seed, None, None, file)
     ctx = ScenarioContext(chosen)
     resolver = Resolver(chosen.seed if chosen.seed is not None else 0, str(path), scenario.name)
+    ctx.scenario_seed = resolver.source.seed
     try:
         start_peers(ctx, scenario.peers, resolver.payload)
     except BaseException:

@@ -43,6 +43,7 @@ class ScenarioContext:
     variables: dict[str, Any] = field(default_factory=dict)
     backends: dict[str, Any] = field(default_factory=dict)  # backend name -> FaultBackend
     packet_faults: Any = None  # PacketFaults, created on first use in netns mode
+    scenario_seed: int | None = None  # derived from (run seed, file, scenario): seeds the embedded engine
     final_transcripts: str = ""  # every peer's transcript as it was when close() had stopped them
     _proxy_notes: dict[str, str] = field(default_factory=dict)
     _closed: bool = False

@@ -118,7 +118,9 @@ def _backend(ctx: ScenarioContext, name: str) -> Any:
     if name == "embedded":
         from sockharness.faults.embedded import EmbeddedBackend
 
-        backend = EmbeddedBackend(seed=ctx.options.seed)
+        # Per-scenario seed: toxicity rolls and jitter replay whatever order the scenarios run in.
+        seed = ctx.scenario_seed if ctx.scenario_seed is not None else ctx.options.seed
+        backend = EmbeddedBackend(seed=seed)
     elif name == "toxiproxy":
         if not ctx.options.toxiproxy_url:
             raise ScenarioSetupError(

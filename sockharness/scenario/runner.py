@@ -76,6 +76,7 @@ class _Run:
         self.ctx = ScenarioContext(options)
         self.resolver = Resolver(options.seed if options.seed is not None else 0, file, scenario.name)
         self.payload = self.resolver.payload
+        self.ctx.scenario_seed = self.resolver.source.seed
         self.observations: list[StepObservation] = []
 
     # -- failures -----------------------------------------------------------------------------------------
