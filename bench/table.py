@@ -82,13 +82,10 @@ def render(rows: Sequence[Row]) -> str:
 
 
 def render_markdown(rows: Sequence[Row]) -> str:
-    """The same table as GitHub markdown, for docs/readme/bench.md."""
-    out = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    """The same table as GitHub markdown (notes in their own column), for docs/readme/bench.md."""
+    headers = (*HEADERS, "note")
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:
-        row_cells = list(cells(row))
-        if row.note:
-            row_cells[0] += f" ({row.note})" if row.value is not None else ""
-            if row.value is None:
-                row_cells[2] = row.note
+        row_cells = (*cells(row), row.note)
         out.append("| " + " | ".join(cell.replace("|", "/") for cell in row_cells) + " |")
     return "\n".join(out)
