@@ -11,12 +11,15 @@ CI machine.
 from __future__ import annotations
 
 import os
+import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from sockharness.scenario.errors import ScenarioError
@@ -81,6 +84,22 @@ def check(text: str, name: str = "fuzz.yaml") -> None:
         assert isinstance(result, ScenarioFile)
 
 
+#: Examples per test item: big runs are split into batches so no single item nears pytest-timeout on a
+#: loaded machine, and xdist can spread them.
+BATCH = 500
+
+
+def in_batch(batch: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Settings plus a seed that differs per batch (pytest-randomly reseeds ``random`` identically for each
+    parametrized item, which would otherwise make every batch generate the same examples)."""
+    batch_seed = random.getrandbits(32) ^ (batch * 0x9E3779B9)
+
+    def apply(function: Callable[..., None]) -> Callable[..., None]:
+        return fuzz(BATCH)(seed(batch_seed)(function))
+
+    return apply
+
+
 def dump(data: Any) -> str:
     """YAML text for generated data (libyaml's emitter when present: generation is the slow part)."""
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -110,11 +129,15 @@ _TREES = st.recursive(
 )
 
 
-@fuzz(2000)
-@given(_TREES)
-def test_random_structures(tree: Any) -> None:
-    check(dump(tree))
-    check(dump({"scenarios": [tree]}))
+@pytest.mark.parametrize("batch", range(4))
+def test_random_structures(batch: int) -> None:
+    @in_batch(batch)
+    @given(_TREES)
+    def property(tree: Any) -> None:
+        check(dump(tree))
+        check(dump({"scenarios": [tree]}))
+
+    property()
 
 
 # --- plausible scenarios with wrong pieces ---------------------------------------------------------
@@ -205,7 +228,7 @@ _SCENARIO = st.fixed_dictionaries(
     },
     optional={
         "peers": st.dictionaries(st.sampled_from(["srv", "px", "t", "bad name"]), _PEER, max_size=3),
-        "steps": st.lists(_STEP, max_size=6),
+        "steps": st.lists(_STEP, max_size=4),
         "phases": st.lists(
             st.fixed_dictionaries(
                 {"name": st.text(max_size=5)}, optional={"steps": st.lists(_STEP, max_size=3)}
@@ -218,10 +241,14 @@ _SCENARIO = st.fixed_dictionaries(
 )
 
 
-@fuzz(2500)
-@given(st.lists(_SCENARIO, min_size=0, max_size=3))
-def test_plausible_scenarios_from_the_grammar(scenarios: list[dict[str, Any]]) -> None:
-    check(dump({"scenarios": scenarios}))
+@pytest.mark.parametrize("batch", range(5))
+def test_plausible_scenarios_from_the_grammar(batch: int) -> None:
+    @in_batch(batch)
+    @given(st.lists(_SCENARIO, min_size=0, max_size=2))
+    def property(scenarios: list[dict[str, Any]]) -> None:
+        check(dump({"scenarios": scenarios}))
+
+    property()
 
 
 # --- mutated real files ----------------------------------------------------------------------------
@@ -256,19 +283,27 @@ def mutate(text: str, mutations: list[tuple[str, float, int, str]]) -> str:
     return text
 
 
-@fuzz(2000)
-@given(st.sampled_from(TEXTS), st.lists(_MUTATION, min_size=1, max_size=4))
-def test_mutated_scenario_files(text: str, mutations: list[tuple[str, float, int, str]]) -> None:
-    check(mutate(text, mutations))
+@pytest.mark.parametrize("batch", range(4))
+def test_mutated_scenario_files(batch: int) -> None:
+    @in_batch(batch)
+    @given(st.sampled_from(TEXTS), st.lists(_MUTATION, min_size=1, max_size=4))
+    def property(text: str, mutations: list[tuple[str, float, int, str]]) -> None:
+        check(mutate(text, mutations))
+
+    property()
 
 
 # --- junk, huge numbers, deep nesting --------------------------------------------------------------
 
 
-@fuzz(1000)
-@given(st.text(max_size=200))
-def test_arbitrary_text(text: str) -> None:
-    check(text)
+@pytest.mark.parametrize("batch", range(2))
+def test_arbitrary_text(batch: int) -> None:
+    @in_batch(batch)
+    @given(st.text(max_size=200))
+    def property(text: str) -> None:
+        check(text)
+
+    property()
 
 
 @fuzz(300)
