@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import resource
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import wire
 from bench.context import Context
 from bench.procs import PeerProcess, open_fds, rss_bytes
-from bench.proxies import EmbeddedDriver, Toxic
-from bench.results import Check, Row, unavailable
-from bench.stats import Summary
+from bench.proxies import Driver, EmbeddedDriver, Toxic, ToxiproxyDriver
+from bench.results import Check, Row
+from bench.sections.common import ModeSamples, mode_rows
 
 NAME = "concurrency"
 BATCH = 200
@@ -57,11 +58,14 @@ def exchange(sockets: list[socket.socket], first_index: int) -> int:
     return intact
 
 
-def one_run(ctx: Context, upstream: tuple[str, int], count: int) -> Outcome:
-    driver = EmbeddedDriver()
-    assert driver.pid is not None
+def one_run(
+    ctx: Context, make_driver: Callable[[], Driver], upstream: tuple[str, int], count: int
+) -> Outcome:
+    driver = make_driver()
     sockets: list[socket.socket] = []
     try:
+        if driver.pid is None:
+            raise ValueError(f"{driver.mode} has no proxy process to measure")
         proxy_id, address = driver.create(upstream)
         toxic = {"latency": ctx.config.concurrent_latency_ms, "jitter": 0}
         driver.add_toxic(proxy_id, Toxic("latency", "downstream", toxic))
@@ -85,62 +89,78 @@ def one_run(ctx: Context, upstream: tuple[str, int], count: int) -> Outcome:
         driver.close()
 
 
-def rows_for(ctx: Context, upstream: tuple[str, int], wanted: int) -> list[Row]:
+def drivers_for(ctx: Context, first_count: bool) -> dict[str, Callable[[], Driver]]:
+    """A fresh proxy process per run (a clean RSS baseline): the embedded host always, a Toxiproxy
+    server as the reference for the first count only (a 10,000 reference would cost ~30 s of budget)."""
+    makers: dict[str, Callable[[], Driver]] = {}
+    if "embedded" in ctx.drivers:
+        makers["embedded"] = EmbeddedDriver
+    binary = ctx.toxiproxy_binary
+    if first_count and binary is not None and "toxiproxy" in ctx.drivers:
+        makers["toxiproxy"] = lambda: ToxiproxyDriver(binary)
+    return makers
+
+
+def rows_for(ctx: Context, upstream: tuple[str, int], wanted: int, first_count: bool) -> list[Row]:
     count = possible_count(wanted)
-    figure = f"{wanted:,} connections, latency {ctx.config.concurrent_latency_ms:g} ms"
+    latency = f"latency {ctx.config.concurrent_latency_ms:g} ms"
+    figure = f"{wanted:,} connections, {latency}"
     note = ""
     if count < wanted:
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         note = f"{wanted:,} impossible: RLIMIT_NOFILE hard limit {hard}, 2 fds per proxied connection"
-        figure = f"{count:,} connections (of {wanted:,}), latency {ctx.config.concurrent_latency_ms:g} ms"
-    outcomes: list[Outcome] = []
-    error = ""
-    stop = ctx.timed(f"{count:,} concurrent connections x {ctx.config.concurrent_runs}")
+        figure = f"{count:,} connections (of {wanted:,}), {latency}"
+    intact, live, per = ModeSamples(), ModeSamples(), ModeSamples()
+    makers = drivers_for(ctx, first_count)
+    stop = ctx.timed(f"{count:,} concurrent connections x {ctx.config.concurrent_runs} ({', '.join(makers)})")
     for _ in range(ctx.config.concurrent_runs):
-        try:
-            outcomes.append(one_run(ctx, upstream, count))
-        except Exception as exc:
-            error = f"failed: {type(exc).__name__}: {exc}".splitlines()[0]
-            break
+        for mode, make_driver in makers.items():
+            if not intact.ok(mode):
+                continue
+            try:
+                outcome = one_run(ctx, make_driver, upstream, count)
+            except Exception as exc:
+                for samples in (intact, live, per):
+                    samples.fail(mode, exc)
+                continue
+            intact.add(mode, outcome.intact)
+            live.add(mode, outcome.rss_live / 1e6)
+            per.add(mode, outcome.rss_delta / count / 1024)
     stop()
+    modes = ("toxiproxy", "embedded") if first_count else ("embedded",)
     held_text = f"all {wanted:,} held, bytes intact"
-    if error or not outcomes:
-        why = error or "embedded absent"
-        rows = [unavailable(NAME, f"{figure}: connections intact", "embedded", "conns", why, held_text)]
-        return rows
-    intact = Row(
+
+    def held(row: Row) -> Check:
+        # a count the machine's limit forbids is not the engine's failure: the verdict is then n/a
+        values = intact.values.get("embedded", [])
+        return Check(held_text, None if count < wanted or not values else all(v == count for v in values))
+
+    def memory(row: Row) -> Check:
+        return Check("≤ 100 MB", None if row.value is None else row.value.median <= 100)
+
+    rows = mode_rows(ctx, NAME, f"{figure}: connections intact", "conns", intact, modes, None, held)
+    rows += mode_rows(
+        ctx,
         NAME,
-        f"{figure}: connections intact",
-        "embedded",
-        "conns",
-        value=Summary.of([o.intact for o in outcomes]),
-        samples=[o.intact for o in outcomes],
-        note=note,
+        f"{figure}: proxy process RSS, all live",
+        "MB",
+        live,
+        modes,
+        None,
+        memory if wanted <= 1_000 else None,
     )
-    # a count the machine's limit forbids is not the engine's failure: the verdict is then n/a
-    intact.check = Check(held_text, None if count < wanted else all(o.intact == count for o in outcomes))
-    rss = [o.rss_live / 1e6 for o in outcomes]
-    live = Row(
-        NAME, f"{figure}: proxy process RSS, all live", "embedded", "MB", value=Summary.of(rss), samples=rss
-    )
-    if wanted <= 1_000:
-        live.check = Check("≤ 100 MB", Summary.of(rss).median <= 100)
-    per = [o.rss_delta / count / 1024 for o in outcomes]
-    delta = Row(
-        NAME, f"{figure}: RSS delta per connection", "embedded", "KiB", value=Summary.of(per), samples=per
-    )
-    return [intact, live, delta]
+    rows += mode_rows(ctx, NAME, f"{figure}: RSS delta per connection", "KiB", per, modes, "toxiproxy")
+    if note:
+        rows[0].note = note
+    for row in rows[-len(modes) :]:
+        if row.mode == "embedded" and row.ratio is None:
+            row.ratio_of = ""
+    return rows
 
 
 def run(ctx: Context) -> list[Row]:
-    if "embedded" not in ctx.drivers:
-        reason = "embedded absent" if "embedded" in ctx.missing else "not measured"
-        return [
-            unavailable(NAME, f"{n:,} connections", "embedded", "", reason)
-            for n in ctx.config.concurrent_counts
-        ]
     rows: list[Row] = []
     with PeerProcess("mass-echo") as echo:
-        for wanted in ctx.config.concurrent_counts:
-            rows += rows_for(ctx, echo.address, wanted)
+        for index, wanted in enumerate(ctx.config.concurrent_counts):
+            rows += rows_for(ctx, echo.address, wanted, first_count=index == 0)
     return rows
