@@ -37,10 +37,16 @@ def test_runner_passing_scenarios_pass_and_leave_nothing_open(name: str) -> None
 
 def test_runner_observe_is_rendered_from_saved_values() -> None:
     result = run_scenario(PASSING, "echo-roundtrip-with-offered", seed=1)
-    assert result.observed.startswith("sent 8 bytes to 127.0.0.1:")
+    assert result.observed.startswith("sent   8 bytes to 127.0.0.1:")  # format specs apply to numbers
+    assert "(host 127.0.0.1)" in result.observed  # indexing reaches into the saved address
     assert result.observed.endswith("got b'abababab'")
     assert result.variables["n"] == "8"
     assert result.variables["offered"] == "1024"  # the last send-like step offered 1 KiB
+
+
+def test_runner_without_observe_the_table_shows_the_last_checked_outcome() -> None:
+    result = run_scenario(PASSING, "udp-echo", seed=1)
+    assert result.observed.startswith("recvfrom returned [b'ping', ('127.0.0.1', ")
 
 
 def test_runner_connect_ex_result_is_platform_number() -> None:

@@ -78,6 +78,7 @@ class _Run:
         self.payload = self.resolver.payload
         self.ctx.scenario_seed = self.resolver.source.seed
         self.observations: list[StepObservation] = []
+        self.last_checked: str | None = None
 
     # -- failures -----------------------------------------------------------------------------------------
     def place(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> StepPlace:
@@ -203,6 +204,16 @@ class _Run:
             )
         )
         self.judge(step, number, path, value, exc, elapsed)
+        if (
+            step.raises is not None
+            or step.checks_return
+            or step.bytes is not None
+            or step.elapsed is not None
+        ):
+            outcome = (
+                f"raised {describe_exception(exc)}" if exc is not None else f"returned {render_value(value)}"
+            )
+            self.last_checked = f"{step.action} {outcome}"
         return value
 
     # -- phases -------------------------------------------------------------------------------------------
@@ -265,13 +276,14 @@ class _Run:
         self.check_peers()
 
     def render_observe(self) -> str:
+        """The table's "observed" text: the ``observe`` template filled in, else the last checked outcome."""
         template = self.scenario.observe
         if not template:
-            return "as documented"
-        values = {name: render_value(value) for name, value in self.ctx.variables.items()}
+            return self.last_checked or "as documented"
+        values = {name: _Shown(value) for name, value in self.ctx.variables.items()}
         try:
             return template.format_map(values)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
             return f"{template} (cannot fill in: {type(exc).__name__} {exc})"
 
     def result(self, status: str, observed: str, duration: float) -> ScenarioResult:
@@ -287,6 +299,24 @@ class _Run:
             steps=list(self.observations),
             variables={name: render_value(value) for name, value in self.ctx.variables.items()},
         )
+
+
+class _Shown:
+    """A saved value inside ``observe``: renders readably, and ``{addr[0]}`` still indexes the value."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __getitem__(self, key: Any) -> _Shown:
+        return _Shown(self.value[key])
+
+    def __format__(self, spec: str) -> str:
+        if spec and isinstance(self.value, int | float) and not isinstance(self.value, bool):
+            return format(self.value, spec)
+        return format(render_value(self.value), spec)
+
+    def __str__(self) -> str:
+        return render_value(self.value)
 
 
 class _UntilRaises:
