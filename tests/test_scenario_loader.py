@@ -65,6 +65,28 @@ def test_every_problem_in_a_file_is_reported_in_line_order() -> None:
     assert error.line == 5 and error.key_path == "scenarios[0].steps[0].recv.bufsize"
 
 
+def test_reference_problems_of_sound_scenarios_come_with_structural_ones() -> None:
+    text = textwrap.dedent(
+        """\
+        scenarios:
+          - name: broken
+            description: d
+            steps:
+              - sleep: -1s
+          - name: sound
+            description: d
+            steps:
+              - close: c
+        """
+    )
+    error = _error(text)
+    assert [problem.path for problem in error.problems] == [
+        ("scenarios", 0, "steps", 0, "sleep"),
+        ("scenarios", 1, "steps", 0, "close"),
+    ]
+    assert "unknown socket 'c'" in error.problems[1].message
+
+
 def test_rendering_matches_the_documented_shape() -> None:
     text = MINIMAL + "      - recv: {socket: c, bufsize: -5}\n"
     rendered = str(_error(text, "scenarios/recv/basic.yaml"))

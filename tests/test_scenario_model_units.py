@@ -7,7 +7,7 @@ import math
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sockharness._units import (
@@ -114,16 +114,19 @@ def test_formatting_round_trips() -> None:
     assert format_duration(2) == "2s"
 
 
+@settings(database=None)  # no .hypothesis/ directory in the work tree
 @given(st.integers(min_value=0, max_value=2**40))
 def test_size_formatting_is_parseable(size: int) -> None:
     assert parse_size(format_size(size)) == size
 
 
+@settings(database=None)  # no .hypothesis/ directory in the work tree
 @given(st.floats(min_value=0, max_value=MAX_DURATION_SECONDS, allow_nan=False))
 def test_duration_formatting_is_parseable(seconds: float) -> None:
     assert parse_duration(format_duration(seconds)) == pytest.approx(seconds, rel=1e-5, abs=1e-9)
 
 
+@settings(database=None)  # no .hypothesis/ directory in the work tree
 @given(st.one_of(st.text(max_size=30), st.integers(), st.floats(), st.none(), st.booleans()))
 def test_parsers_only_raise_value_error(value: object) -> None:
     for parse in (parse_duration, parse_size):

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from sockharness.scenario.errors import KeyPath, Problem, ScenarioError, describe_value, did_you_mean
-from sockharness.scenario.model import ScenarioFile
-from sockharness.scenario.model_refs import check_references
+from sockharness.scenario.model import Scenario, ScenarioFile
+from sockharness.scenario.model_refs import Reference, check_references, check_scenario_references
 
 __all__ = ["MAX_DEPTH", "MAX_VALUES", "load_file", "load_text"]
 
@@ -351,6 +351,22 @@ def _finish(problems: list[Problem]) -> ScenarioError:
     return ScenarioError(unique)
 
 
+def _references_of_sound_scenarios(data: dict[Any, Any]) -> list[Reference]:
+    """When some scenarios of a file are malformed, still check the names used in the sound ones, so one
+    run reports everything that can be known."""
+    scenarios = data.get("scenarios")
+    if not isinstance(scenarios, list):
+        return []
+    references: list[Reference] = []
+    for index, raw in enumerate(scenarios):
+        try:
+            scenario = Scenario.model_validate(raw)
+        except ValidationError:
+            continue
+        references.extend(check_scenario_references(scenario, index))
+    return references
+
+
 def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
     """Parse and validate scenario YAML; raise :class:`ScenarioError` listing every problem found."""
     lines = text.splitlines()
@@ -370,7 +386,12 @@ def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
     try:
         model = ScenarioFile.model_validate(data)
     except ValidationError as error:
-        raise _finish(_translate(error.errors(include_url=False), document, filename, lines)) from None
+        problems = _translate(error.errors(include_url=False), document, filename, lines)
+        problems += [
+            _located(filename, lines, document, reference.path, reference.at_key, reference.message)
+            for reference in _references_of_sound_scenarios(data)
+        ]
+        raise _finish(problems) from None
     except RecursionError:
         raise ScenarioError(
             [Problem(filename, 0, 0, (), f"nested more than {MAX_DEPTH} levels deep")]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sockharness.scenario.model import Scenario, ScenarioFile
     from sockharness.scenario.model_steps import StepBase
 
-__all__ = ["BUILTIN_VARIABLES", "Reference", "check_references"]
+__all__ = ["BUILTIN_VARIABLES", "Reference", "check_references", "check_scenario_references"]
 
 #: Variables the runner provides without a ``save:`` (``$offered``: bytes the step offered to send).
 BUILTIN_VARIABLES: Final = frozenset({"offered"})
@@ -211,6 +211,11 @@ def _check_observe(template: str, scope: _Scope, path: KeyPath) -> Iterator[Refe
             hint = did_you_mean(base, saved)
             listing = ", ".join(saved) if saved else "nothing"
             yield Reference(path, f"observe uses {{{base}}}, which no step saves{hint} (saved: {listing})")
+
+
+def check_scenario_references(scenario: Scenario, index: int) -> list[Reference]:
+    """The unresolved names of one scenario (``index`` is its position in the file's list)."""
+    return list(_check_scenario(scenario, ("scenarios", index)))
 
 
 def check_references(model: ScenarioFile) -> list[Reference]:
