@@ -182,6 +182,10 @@ class Reactor:
                 events = self.epoll.poll(self._poll_timeout())
             except InterruptedError:
                 continue
+            except (OSError, ValueError):
+                if self._stopping:  # closed from a callback on this very thread
+                    break
+                raise
             for fd, mask in events:
                 if fd == timerfd:
                     self._timerfd.clear()  # type: ignore[union-attr]
