@@ -90,7 +90,7 @@ class StrictModel(BaseModel):
     """Immutable, rejects unknown keys with a did-you-mean hint, accepts both field names and aliases."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, strict=False
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True, strict=True
     )
     #: Name shown in "expected ..." messages when a non-mapping is given.
     what: ClassVar[str] = "a mapping"

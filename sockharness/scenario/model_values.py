@@ -28,7 +28,6 @@ from sockharness.scenario.model_types import (
     MAX_PAYLOAD_BYTES,
     VARIABLE_PATTERN,
     Duration,
-    ErrnoName,
     ExceptionName,
     PayloadSize,
     PositiveCount,
@@ -327,11 +326,10 @@ def _raises_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+#: ``raises:`` (and ``until_raises:`` of repeat): an exception class name or the full mapping.
 Raises = Annotated[
     RaisesSpec, BeforeValidator(_raises_shorthand, json_schema_input_type=ExceptionName | RaisesSpec)
 ]
-#: ``until_raises`` of repeat uses the same forms.
-ErrnoNameType = ErrnoName
 
 
 class BytesMatch(StrictModel):
