@@ -213,3 +213,51 @@ def test_collect_failure_traceback_on_request(pytester: pytest.Pytester, flag: s
     out = result.stdout.str()
     assert "runner.py" in out
     assert f"ECONNREFUSED ({errno.ECONNREFUSED})" in out
+
+
+PROXY_SCENARIO = """
+scenarios:
+  - name: through-a-proxy
+    description: echo through a proxy peer on the run's default backend
+    peers:
+      srv: echo
+      px: {kind: proxy, upstream: srv}
+    steps:
+      - socket: {as: c}
+      - settimeout: {socket: c, value: 5s}
+      - connect: {socket: c, address: px}
+      - sendall: {socket: c, data: "hi"}
+      - recv: {socket: c, bufsize: 2}
+        bytes: "hi"
+"""
+
+
+def test_collect_backend_option_picks_the_proxy_backend(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(pytester, "test_proxy.sock.yaml", PROXY_SCENARIO)
+    monkeypatch.delenv("TOXIPROXY_URL", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    embedded = pytester.runpytest("-p", "no:randomly", "--sockharness-backend", "embedded")
+    embedded.assert_outcomes(passed=1)
+    missing = pytester.runpytest(
+        "-p",
+        "no:randomly",
+        "-rs",
+        "--sockharness-backend",
+        "toxiproxy",
+        "--sockharness-toxiproxy-url",
+        "http://127.0.0.1:1",
+    )
+    missing.assert_outcomes(skipped=1)  # no server there: skipped with the reason...
+    monkeypatch.setenv("CI", "true")
+    under_ci = pytester.runpytest(
+        "-p",
+        "no:randomly",
+        "--sockharness-backend",
+        "toxiproxy",
+        "--sockharness-toxiproxy-url",
+        "http://127.0.0.1:1",
+    )
+    under_ci.assert_outcomes(failed=1)  # ...but CI must not lose the real-Toxiproxy half silently
+    assert "toxiproxy backend required under CI" in under_ci.stdout.str()

@@ -119,3 +119,32 @@ def test_runner_failure_survives_pickling_as_its_text() -> None:
     failure = _fail("wrong-errno")
     copy = pickle.loads(pickle.dumps(failure))
     assert str(copy) == str(failure)
+
+
+def test_runner_failure_in_a_phase_is_numbered_by_phase_and_shows_the_toxic() -> None:
+    failure = _fail("phase-step-fails")
+    assert failure.place is not None
+    assert failure.place.number == "laggy.2"
+    assert failure.place.line == _step_line("fails-phase")
+    assert failure.expected == "elapsed <= 20 ms"
+    assert "--- proxy px:" in failure.transcripts
+    assert "lag=latency/downstream" in failure.transcripts  # the proxy's state when the step failed
+
+
+def test_runner_interruption_inside_a_step_still_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-timeout (signal method) raises inside the running step: everything must still be released."""
+    from sockharness.scenario import actions
+
+    class Interrupted(BaseException):  # like pytest's Failed/Exit: not an Exception, so no step catches it
+        pass
+
+    def interrupted_sleep(ctx: object, args: object) -> None:
+        raise Interrupted
+
+    monkeypatch.setitem(actions.ACTIONS, "sleep", interrupted_sleep)
+    threads_before = threading.active_count()
+    fds_before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(Interrupted):
+        run_scenario(FAILING, "interrupted", seed=1)
+    assert threading.active_count() <= threads_before
+    assert set(os.listdir("/proc/self/fd")) - fds_before == set()

@@ -45,7 +45,7 @@ def _find(path: str | Path, name: str) -> tuple[int, Scenario]:
 def _options(
     options: RunOptions | None, seed: int | None, backend: str | None, toxiproxy_url: str | None, path: Path
 ) -> RunOptions:
-    chosen = options or RunOptions(cwd=str(path.parent))
+    chosen = options or RunOptions()
     changes: dict[str, Any] = {}
     if seed is not None:
         changes["seed"] = seed

@@ -28,7 +28,7 @@ class RunOptions:
     backend: str = "embedded"  # default fault backend for proxy peers: "embedded" | "toxiproxy"
     toxiproxy_url: str | None = None  # needed when a proxy uses the toxiproxy backend
     netns: bool = False  # the process runs inside the private network namespace (packet faults allowed)
-    cwd: str | None = None  # working directory for external targets (the scenario file's folder)
+    cwd: str | None = None  # working directory for external targets (None: this process's, like subprocess)
 
 
 @dataclass
@@ -104,14 +104,20 @@ class ScenarioContext:
                 parts.append(f"--- peer {name}: no traffic ---")
         return "\n".join(parts)
 
+    def note_proxies(self) -> None:
+        """Record every proxy's state now (toxics, enabled) for the transcripts shown later."""
+        self._proxy_notes = {name: _describe_proxy(name, proxy) for name, proxy in self.proxies.items()}
+
     def close(self) -> list[str]:
         """Close sockets, stop peers, delete proxies; returns problems that could not be fixed."""
         if self._closed:
             return []
         self._closed = True
         problems: list[str] = []
-        # Proxies are deleted below; remember their state so the final transcripts can still show it.
-        self._proxy_notes = {name: _describe_proxy(name, proxy) for name, proxy in self.proxies.items()}
+        # Proxies are deleted below; remember their state so the final transcripts can still show it
+        # (a state noted when a step failed is kept: that is the state the failing step saw).
+        for name, proxy in self.proxies.items():
+            self._proxy_notes.setdefault(name, _describe_proxy(name, proxy))
         for sock in reversed(list(self.sockets.values())):
             with contextlib.suppress(OSError):
                 sock.close()

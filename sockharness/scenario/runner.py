@@ -96,6 +96,7 @@ class _Run:
         elapsed: float | None,
         note: str | None = None,
     ) -> ScenarioFailure:
+        self.ctx.note_proxies()  # phases undo their toxics before the report is finished
         return ScenarioFailure(
             scenario=self.scenario.name,
             file=self.file,
