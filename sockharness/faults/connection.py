@@ -46,8 +46,8 @@ class Endpoint:
         try:
             if reader is not None and reader.reading and events & _READ_EVENTS:
                 reader.on_readable()
-            if writer is not None and writer.blocked and events & _WRITE_EVENTS:
-                writer.on_writable()
+            if writer is not None and writer.blocked and events & _WRITE_EVENTS and self.fd >= 0:
+                writer.on_writable()  # (unless reading just closed the connection)
         except Exception:
             # A bug must cost one connection, not spin the reactor on a level-triggered event forever.
             owner = reader if reader is not None else writer
