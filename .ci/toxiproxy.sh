@@ -5,6 +5,7 @@
 #
 #     source .ci/toxiproxy.sh
 #     toxiproxy_start          # installs the server if missing, starts it, exports TOXIPROXY_URL
+#                              # (and TOXIPROXY_SERVER, the binary it used)
 #     pytest ...
 #     toxiproxy_stop           # also runs on shell exit (chained onto any existing EXIT trap)
 #
@@ -96,7 +97,8 @@ toxiproxy_start() {
         deadline=$((SECONDS + ${TOXIPROXY_START_TIMEOUT:-20}))
         while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$TOXIPROXY_PID" 2>/dev/null; do
             if _toxiproxy_version_answers "$url"; then
-                export TOXIPROXY_URL="$url" TOXIPROXY_PID TOXIPROXY_LOG="$log"
+                # TOXIPROXY_SERVER lets tests start private servers from the same binary.
+                export TOXIPROXY_URL="$url" TOXIPROXY_PID TOXIPROXY_LOG="$log" TOXIPROXY_SERVER="$server"
                 _toxiproxy_log "server pid $TOXIPROXY_PID answering at $url (log: $log)"
                 printf 'TOXIPROXY_URL=%s\n' "$url"
                 _toxiproxy_install_exit_trap
