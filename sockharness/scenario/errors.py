@@ -126,7 +126,12 @@ class ScenarioError(Exception):
 
     @property
     def message(self) -> str:
+        """What was expected and what was found (the first problem's sentence)."""
         return self.problems[0].message
+
+    @property
+    def source_line(self) -> str | None:
+        return self.problems[0].source_line
 
     def __str__(self) -> str:
         rendered = "\n".join(problem.render() for problem in self.problems[:_RENDERED_PROBLEMS])
