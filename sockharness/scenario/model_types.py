@@ -155,7 +155,7 @@ def _check_errno_name(value: Any) -> str:
     if not isinstance(value, str) or not _ERRNO_RE.match(value):
         raise ValueError(f"expected an errno name like ECONNREFUSED, got {describe_value(value)}")
     if not isinstance(getattr(errno, value, None), int):
-        hint = did_you_mean(value, errno.errorcode.values())
+        hint = did_you_mean(value, [name for name in dir(errno) if _ERRNO_RE.match(name)])
         raise ValueError(f"unknown errno name {value!r}{hint}")
     return value
 
@@ -207,6 +207,8 @@ def socket_constant(*prefixes: str) -> Any:
             raise ValueError(f"expected a {shown} constant name or an integer, got {describe_value(value)}")
         known = _constant_names(prefixes) if prefixes else _constant_names(("",))
         if value not in known or (prefixes and not value.startswith(prefixes)):
+            if isinstance(getattr(socket, value, None), int):
+                raise ValueError(f"{value!r} is not a {shown} constant (this argument takes {shown})")
             hint = did_you_mean(value, known)
             raise ValueError(f"unknown {shown} constant {value!r}{hint}")
         return value
