@@ -208,7 +208,7 @@ def socket_constant(*prefixes: str) -> Any:
         known = _constant_names(prefixes) if prefixes else _constant_names(("",))
         if value not in known or (prefixes and not value.startswith(prefixes)):
             if isinstance(getattr(socket, value, None), int):
-                raise ValueError(f"{value!r} is not a {shown} constant (this argument takes {shown})")
+                raise ValueError(f"{value!r} is the wrong kind of constant here: expected {shown}")
             hint = did_you_mean(value, known)
             raise ValueError(f"unknown {shown} constant {value!r}{hint}")
         return value
