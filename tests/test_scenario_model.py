@@ -271,3 +271,57 @@ def test_socket_used_before_creation_is_an_error_even_if_created_later() -> None
         load_text(text, "order.yaml")
     assert caught.value.key_path == "scenarios[0].steps[0].close"
     assert "unknown socket 'c'" in caught.value.message
+
+
+def _one_step(step: str, peers: str = "") -> str:
+    return (
+        "scenarios:\n  - name: s\n    description: d\n"
+        + (f"    peers: {peers}\n" if peers else "")
+        + f"    steps:\n      - socket: {{as: c}}\n      - {step}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (
+            "socket: {as: d, family: SOCK_STREAM}",
+            "'SOCK_STREAM' is the wrong kind of constant here: expected AF_*",
+        ),
+        ("setblocking: {socket: c, flag: 'true'}", "expected true or false, got 'true'"),
+        ("setblocking: {socket: c, flag: 1}", "expected true or false, got 1"),
+        ("recv: {socket: c, bufsize: 1.0}", "an integer, not a float"),
+        ("recv: {socket: c, bufsize: 1, flags: MSG_PEEK}", "expected a list"),
+        ("connect: {socket: c, address: ['127.0.0.1']}", "expected [host, port]"),
+        ("connect: {socket: c, address: [1, 2]}", "expected the host as text"),
+        ("sendall: {socket: c, data: {size: 2GiB}}", "at most 1GiB"),
+        ("sendall: {socket: c, data: {text: x, repeat: 2000000000}}", "at most 1GiB"),
+        ("sendall: {socket: c, data: {size: 1, random: true, fill: y}}", "either fill or random"),
+        ("sendall: {socket: c, data: {faker: seed_instance}}", "Faker generator name"),
+        ("gettimeout: c\n        returns: {type: integer}", "expected one of int, float"),
+        ("gettimeout: c\n        returns: {in: []}", "at least 1 item"),
+        ("gettimeout: c\n        returns: $", "expected a variable"),
+        ("gettimeout: c\n        save: 2x", "expected a variable name"),
+        ("gettimeout: c\n        elapsed: {}", "elapsed needs min, max or both"),
+        ("recv: {socket: c, bufsize: 1}\n        bytes: {exact: a, text: b}", "use only one of"),
+        ("packet_fault: {port: 70000, kind: cut}", "expected a port 1..65535"),
+        ("packet_fault: {port: 80, kind: cut, with: tcp-reset}", "with applies to kind reject only"),
+        ("packet_fault: {port: 80, kind: cut, percent: 5}", "percent applies to kind loss only"),
+        ("wait: {socket: c, for: readable, timeout: 1e9s}", "at most one day"),
+    ],
+)
+def test_values_are_checked(step: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_text(_one_step(step), "values.yaml")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
+def test_loopback_hosts_are_accepted(host: str) -> None:
+    load_text(_one_step("close: c", peers=f'{{srv: {{kind: echo, host: "{host}"}}}}'))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.1", "127.0.0.256", "example.com"])
+def test_non_loopback_hosts_are_refused(host: str) -> None:
+    with pytest.raises(ScenarioError, match="loopback only"):
+        load_text(_one_step("close: c", peers=f'{{srv: {{kind: echo, host: "{host}"}}}}'))
