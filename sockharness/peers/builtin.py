@@ -228,6 +228,8 @@ class FullBacklog(PeerBase):
         self.max_prefill = max_prefill if max_prefill is not None else 2 * backlog + 8
         self.queued: list[socket.socket] = []
         """The client sockets sitting in the listener's queue (completed handshakes, never accepted)."""
+        self.overflow_probe: socket.socket | None = None
+        """The connect that proved the queue full (its SYN is being dropped); kept open until stop."""
 
     @property
     def prefilled(self) -> int:
@@ -248,7 +250,11 @@ class FullBacklog(PeerBase):
                 self._track_socket(client, f"queued client #{attempt + 1}")
                 self.queued.append(client)
                 continue
-            client.close()
+            if client.fileno() != -1:
+                # Kept open rather than closed: if this connect was only slow (a loaded machine deferring
+                # the loopback handshake), completing later still fills the queue instead of leaving room.
+                self._track_socket(client, "overflow probe")
+                self.overflow_probe = client
             transcript.record_event(
                 f"connect #{attempt + 1} did not complete within {self.probe_timeout} s: queue full "
                 f"with {len(self.queued)} connection(s)"
