@@ -9,6 +9,7 @@ The one intended difference, half-close propagation, is asserted per backend.
 
 from __future__ import annotations
 
+import selectors
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -323,3 +324,41 @@ def test_reset_peer_waits_for_data(client_backend: ToxiproxyBackend, echo: EchoS
     proxy.add_toxic("reset_peer", timeout=100)
     with connect(proxy, timeout=0.8) as sock:
         assert read_to_end(sock) == (b"", "timeout")  # an idle connection is never reset
+
+
+def test_toxicity_is_rolled_once_per_connection(client_backend: ToxiproxyBackend) -> None:
+    """toxicity 0.5: each connection is either left alone or gets the full delay, about half of each."""
+    count = 40
+    # 40 upstream dials at once: a backlog of 5 would overflow and cost a 1 s SYN retransmit.
+    with EchoServer(backlog=128) as echo:
+        proxy = client_backend.create_proxy(echo.address[:2])
+        proxy.add_toxic("latency", toxicity=0.5, latency=1000)
+        socks = [connect(proxy) for _ in range(count)]
+        try:
+            arrival = _first_echo_times(socks, deadline=10.0)
+        finally:
+            for sock in socks:
+                sock.close()
+    assert len(arrival) == count
+    fast = sum(1 for elapsed in arrival.values() if elapsed < 0.8)
+    slow = sum(1 for elapsed in arrival.values() if elapsed >= 1.0)
+    assert fast + slow == count, sorted(arrival.values())  # all or nothing, never early
+    assert 6 <= slow <= count - 6  # binomial(40, 0.5) leaves this range with p < 1e-5
+
+
+def _first_echo_times(socks: list[socket.socket], deadline: float) -> dict[int, float]:
+    """Send one byte on every socket at once; seconds until each one's echo came back."""
+    arrival: dict[int, float] = {}
+    with selectors.DefaultSelector() as selector:
+        start = time.monotonic()
+        for index, sock in enumerate(socks):
+            sock.sendall(b"x")
+            selector.register(sock, selectors.EVENT_READ, index)
+        end = start + deadline
+        while len(arrival) < len(socks) and time.monotonic() < end:
+            for key, _ in selector.select(max(0.0, end - time.monotonic())):
+                sock = socks[key.data]
+                assert sock.recv(16) == b"x"
+                arrival[key.data] = time.monotonic() - start
+                selector.unregister(sock)
+    return arrival
