@@ -8,6 +8,7 @@ which wakes any blocked call at once (socket-facts 1.9). Waits (Sleep, Stall) wa
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -55,9 +56,13 @@ class _Stopped(Exception):
     """The peer is stopping: end the script quietly."""
 
 
+#: struct linger is two ints on POSIX, two unsigned shorts in Winsock.
+_LINGER_FORMAT = "HH" if os.name == "nt" else "ii"
+
+
 def reset_socket(sock: socket.socket) -> None:
     """Close with RST: SO_LINGER on with a zero timeout makes close() abort the connection."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(_LINGER_FORMAT, 1, 0))
     sock.close()
 
 
