@@ -49,9 +49,9 @@ from sockharness.scenario.model_types import (
     Duration,
     Name,
     StrictModel,
-    _plain,
     fail,
     parse_variable,
+    parsed_by,
 )
 from sockharness.scenario.model_values import (
     BytesMatch,
@@ -227,10 +227,10 @@ def _check_scenario_name(value: Any) -> str:
 
 
 OneLine = Annotated[
-    str, _plain(_check_one_line), WithJsonSchema({"type": "string", "pattern": r"^[^\n]*\S[^\n]*\n?$"})
+    str, parsed_by(_check_one_line), WithJsonSchema({"type": "string", "pattern": r"^[^\n]*\S[^\n]*\n?$"})
 ]
 ScenarioName = Annotated[
-    str, _plain(_check_scenario_name), WithJsonSchema({"type": "string", "pattern": SCENARIO_NAME_PATTERN})
+    str, parsed_by(_check_scenario_name), WithJsonSchema({"type": "string", "pattern": SCENARIO_NAME_PATTERN})
 ]
 
 

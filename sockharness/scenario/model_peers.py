@@ -29,8 +29,8 @@ from sockharness.scenario.model_types import (
     PositiveCount,
     Size,
     StrictModel,
-    _plain,
     fail,
+    parsed_by,
     socket_constant,
 )
 from sockharness.scenario.model_values import Payload, keyed_union
@@ -220,7 +220,7 @@ def _check_loopback_host(value: Any) -> str:
 
 LoopbackHost = Annotated[
     str,
-    _plain(_check_loopback_host),
+    parsed_by(_check_loopback_host),
     WithJsonSchema(
         {
             "type": "string",

@@ -36,9 +36,9 @@ from sockharness.scenario.model_types import (
     Size,
     StrictModel,
     VarName,
-    _plain,
     check_exclusive,
     fail,
+    parsed_by,
     socket_constant,
 )
 from sockharness.scenario.model_values import BytesExpectation, Elapsed, Matcher, Payload, Raises
@@ -101,7 +101,7 @@ def _timeout_value(value: Any) -> float | int | bool | None:
 class SettimeoutArgs(SocketRefArgs):
     value: Annotated[
         float | int | bool | None,
-        _plain(_timeout_value),
+        parsed_by(_timeout_value),
         WithJsonSchema(
             {
                 "anyOf": [
@@ -209,7 +209,7 @@ def _check_times(value: Any) -> int:
 
 class RepeatArgs(Args):
     times: Annotated[
-        int, _plain(_check_times), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_REPEAT})
+        int, parsed_by(_check_times), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_REPEAT})
     ]
     steps: Annotated[list[Step], Field(min_length=1)]
     until_raises: Raises | None = None
@@ -247,7 +247,7 @@ class PacketFaultArgs(Args):
     port: (
         Annotated[
             int | str,
-            _plain(_check_port),
+            parsed_by(_check_port),
             WithJsonSchema(
                 {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, {"type": "string"}]}
             ),

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 from pydantic import Discriminator, Field, Tag, ValidatorFunctionWrapHandler, WithJsonSchema, WrapValidator
 
 from sockharness.scenario.errors import describe_value, did_you_mean
-from sockharness.scenario.model_types import Count, StrictModel, _plain, fail
+from sockharness.scenario.model_types import Count, StrictModel, fail, parsed_by
 
 __all__ = ["TOXIC_TYPES", "Toxic", "ToxicBase", "by_field", "field_tag"]
 
@@ -69,7 +69,7 @@ class ToxicBase(StrictModel):
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: Annotated[
         float,
-        _plain(_check_toxicity),
+        parsed_by(_check_toxicity),
         WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "share of connections"}),
     ] = 1.0
     attributes: StrictModel

@@ -40,8 +40,11 @@ __all__ = [
     "Size",
     "StrictModel",
     "VarName",
+    "check_errno_name",
+    "check_exclusive",
     "fail",
     "parse_variable",
+    "parsed_by",
     "socket_constant",
 ]
 
@@ -117,7 +120,7 @@ class StrictModel(BaseModel):
         return data
 
 
-def _plain(function: Callable[[Any], Any]) -> PlainValidator:
+def parsed_by(function: Callable[[Any], Any]) -> PlainValidator:
     """Wrap a ``ValueError``-raising parser so its message becomes the rendered error."""
 
     def validate(value: Any) -> Any:
@@ -151,7 +154,7 @@ def _check_var_name(value: Any) -> str:
     return value
 
 
-def _check_errno_name(value: Any) -> str:
+def check_errno_name(value: Any) -> str:
     if not isinstance(value, str) or not _ERRNO_RE.match(value):
         raise ValueError(f"expected an errno name like ECONNREFUSED, got {describe_value(value)}")
     if not isinstance(getattr(errno, value, None), int):
@@ -226,7 +229,7 @@ def socket_constant(*prefixes: str) -> Any:
         "anyOf": [{"type": "integer"}, names],
         "description": f"a socket module constant ({shown}) by name, or an integer",
     }
-    return Annotated[str | int, _plain(validate), WithJsonSchema(schema)]
+    return Annotated[str | int, parsed_by(validate), WithJsonSchema(schema)]
 
 
 @dataclass(frozen=True)
@@ -287,51 +290,51 @@ def _number_or_pattern(pattern: str, description: str, *, integer: bool) -> dict
 #: Seconds: a non-negative number, or a string with a unit ("250us", "300ms", "2s", "1min").
 Duration = Annotated[
     float,
-    _plain(parse_duration),
+    parsed_by(parse_duration),
     WithJsonSchema(_number_or_pattern(DURATION_PATTERN, "seconds, or a string with a unit", integer=False)),
 ]
 #: Bytes: a non-negative integer, or a string with a unit (B, KB, KiB, MB, MiB, GB, GiB).
 Size = Annotated[
     int,
-    _plain(parse_size),
+    parsed_by(parse_size),
     WithJsonSchema(_number_or_pattern(SIZE_PATTERN, "bytes, or a string with a unit", integer=True)),
 ]
 PayloadSize = Annotated[
     int,
-    _plain(_check_payload_size),
+    parsed_by(_check_payload_size),
     WithJsonSchema(
         _number_or_pattern(SIZE_PATTERN, "bytes (at most 1GiB), or a string with a unit", integer=True)
     ),
 ]
 Count = Annotated[
-    int, _plain(lambda value: _check_int(value, 0)), WithJsonSchema({"type": "integer", "minimum": 0})
+    int, parsed_by(lambda value: _check_int(value, 0)), WithJsonSchema({"type": "integer", "minimum": 0})
 ]
 PositiveCount = Annotated[
-    int, _plain(lambda value: _check_int(value, 1)), WithJsonSchema({"type": "integer", "minimum": 1})
+    int, parsed_by(lambda value: _check_int(value, 1)), WithJsonSchema({"type": "integer", "minimum": 1})
 ]
 #: Any integer, passed as-is (e.g. ``listen: {backlog: -5}`` to observe the kernel clamping it).
-RawInt = Annotated[int, _plain(_check_int), WithJsonSchema({"type": "integer"})]
+RawInt = Annotated[int, parsed_by(_check_int), WithJsonSchema({"type": "integer"})]
 Name = Annotated[
-    str, _plain(_check_name), WithJsonSchema(_string_schema(NAME_PATTERN, "a peer or socket name"))
+    str, parsed_by(_check_name), WithJsonSchema(_string_schema(NAME_PATTERN, "a peer or socket name"))
 ]
 VarName = Annotated[
     str,
-    _plain(_check_var_name),
+    parsed_by(_check_var_name),
     WithJsonSchema(_string_schema(r"^[A-Za-z_][A-Za-z0-9_]*$", "a variable name")),
 ]
 ErrnoName = Annotated[
     str,
-    _plain(_check_errno_name),
+    parsed_by(check_errno_name),
     WithJsonSchema(_string_schema(ERRNO_NAME_PATTERN, "an errno name from the errno module")),
 ]
 ExceptionName = Annotated[
     str,
-    _plain(_check_exception),
+    parsed_by(_check_exception),
     WithJsonSchema({"enum": list(ALLOWED_EXCEPTIONS), "description": "exception"}),
 ]
 Address = Annotated[
     AddressSpec,
-    _plain(_parse_address),
+    parsed_by(_parse_address),
     WithJsonSchema(
         {
             "anyOf": [

@@ -32,9 +32,9 @@ from sockharness.scenario.model_types import (
     PayloadSize,
     PositiveCount,
     StrictModel,
-    _check_errno_name,
-    _plain,
+    check_errno_name,
     fail,
+    parsed_by,
 )
 
 __all__ = [
@@ -132,7 +132,7 @@ class HexPayload(StrictModel):
     what: ClassVar[str] = "a hex payload mapping"
     hex: Annotated[
         str,
-        _plain(_check_hex),
+        parsed_by(_check_hex),
         WithJsonSchema({"type": "string", "pattern": _HEX_RE.pattern, "description": "pairs of hex digits"}),
     ]
 
@@ -173,7 +173,7 @@ class FakerPayload(StrictModel):
     what: ClassVar[str] = "a faker payload mapping"
     faker: Annotated[
         str,
-        _plain(_check_faker_method),
+        parsed_by(_check_faker_method),
         WithJsonSchema(
             {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$", "description": "Faker method"}
         ),
@@ -212,14 +212,14 @@ def _check_matcher_scalar(value: Any) -> Any:
         if value.startswith("$") and not _VARIABLE_RE.match(value):
             raise ValueError(f"expected a variable like $rc or $addr[0], got {value!r}")
         if _ERRNO_LOOKALIKE_RE.match(value) and len(value) > 2:
-            _check_errno_name(value)
+            check_errno_name(value)
     return value
 
 
 #: A scalar matcher: equality; errno names compare as numbers; ``$name`` is a saved value.
 MatcherScalar = Annotated[
     bool | int | float | str | None,
-    _plain(_check_matcher_scalar),
+    parsed_by(_check_matcher_scalar),
     WithJsonSchema({"type": ["null", "boolean", "integer", "number", "string"]}),
 ]
 
@@ -287,8 +287,8 @@ def _check_errno_spec(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, list):
         if not value:
             raise ValueError("expected at least one errno name in the list")
-        return tuple(_check_errno_name(item) for item in value)
-    return (_check_errno_name(value),)
+        return tuple(check_errno_name(item) for item in value)
+    return (check_errno_name(value),)
 
 
 class RaisesSpec(StrictModel):
@@ -298,7 +298,7 @@ class RaisesSpec(StrictModel):
     type: ExceptionName
     errno: Annotated[
         tuple[str, ...] | None,
-        _plain(_check_errno_spec),
+        parsed_by(_check_errno_spec),
         WithJsonSchema(
             {
                 "anyOf": [
