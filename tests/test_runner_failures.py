@@ -148,3 +148,12 @@ def test_runner_interruption_inside_a_step_still_cleans_up(monkeypatch: pytest.M
         run_scenario(FAILING, "interrupted", seed=1)
     assert threading.active_count() <= threads_before
     assert set(os.listdir("/proc/self/fd")) - fds_before == set()
+
+
+def test_runner_peer_failure_after_the_last_step_fails_the_scenario() -> None:
+    failure = _fail("peer-fails-after-the-steps")
+    assert failure.place is None
+    assert failure.expected == "peer 'srv' to follow its script"
+    assert failure.observed.startswith("PeerError: peer 'srv'")
+    assert "\n" not in failure.observed
+    assert "expected b'abc', got b'xyz'" in failure.transcripts

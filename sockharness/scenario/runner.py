@@ -238,8 +238,10 @@ class _Run:
             try:
                 check()
             except AssertionError as exc:
+                # The first line says what went wrong; the transcripts follow in the peers section.
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise self.failure(
-                    None, f"peer {name!r} to follow its script", f"{type(exc).__name__}: {exc}", None
+                    None, f"peer {name!r} to follow its script", f"{type(exc).__name__}: {first}", None
                 ) from exc
 
     def execute(self) -> ScenarioResult:
