@@ -122,6 +122,17 @@ def test_cli_run_missing_path_is_an_error(tmp_path: Path) -> None:
     assert args == [] and problem is not None and "no such file" in problem
 
 
+def test_cli_builtin_scenarios_prefer_the_wheel_copy(tmp_path: Path) -> None:
+    package = tmp_path / "site-packages" / "sockharness"
+    (package / "_builtin_scenarios").mkdir(parents=True)
+    assert builtin_scenarios_dir(package) == package / "_builtin_scenarios"  # installed from a wheel
+    checkout = tmp_path / "checkout"
+    (checkout / "sockharness").mkdir(parents=True)
+    (checkout / "scenarios").mkdir()
+    assert builtin_scenarios_dir(checkout / "sockharness") == checkout / "scenarios"  # editable install
+    assert builtin_scenarios_dir(tmp_path / "nowhere" / "sockharness") is None
+
+
 def test_cli_builtin_scenarios_resolve_to_the_suite() -> None:
     found = builtin_scenarios_dir()
     assert found is not None and found.is_dir()

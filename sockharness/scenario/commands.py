@@ -20,10 +20,11 @@ from sockharness.scenario.report import ROW_PROPERTY
 EXIT_NOTHING_RAN = 5
 
 
-def builtin_scenarios_dir() -> Path | None:
+def builtin_scenarios_dir(package_dir: Path | None = None) -> Path | None:
     """The shipped suite: ``sockharness/_builtin_scenarios`` in a wheel, the repo's ``scenarios/`` when
-    the package is installed editable (or run from a checkout)."""
-    package_dir = Path(__file__).resolve().parent.parent
+    the package is installed editable (or run from a checkout). ``package_dir`` defaults to this package."""
+    if package_dir is None:
+        package_dir = Path(__file__).resolve().parent.parent
     candidates = [package_dir / "_builtin_scenarios", package_dir.parent / "scenarios"]
     for candidate in candidates:
         if candidate.is_dir():
