@@ -176,3 +176,53 @@ def test_runner_proxy_scenarios_on_real_toxiproxy(name: str, request: pytest.Fix
     url = request.getfixturevalue("toxiproxy_url")
     result = run_scenario(PASSING, name, seed=5, backend="toxiproxy", toxiproxy_url=url)
     assert result.status == PASSED
+
+
+def test_runner_external_target_group_is_killed_with_children(tmp_path: Path) -> None:
+    """The program ignores SIGTERM and leaves a child behind: both are gone after the scenario."""
+    import sys
+
+    server = tmp_path / "stubborn.py"
+    pids = tmp_path / "pids"
+    server.write_text(
+        "import os, signal, socket, subprocess, sys\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "open(sys.argv[2], 'w').write(f'{os.getpid()} {child.pid}')\n"
+        "listener = socket.create_server(('127.0.0.1', int(sys.argv[1])))\n"
+        "while True:\n"
+        "    listener.accept()[0].close()\n"
+    )
+    scenario = tmp_path / "stubborn.yaml"
+    scenario.write_text(
+        f"""
+scenarios:
+  - name: stubborn-external
+    description: an external program that ignores SIGTERM and has a child
+    peers:
+      ext:
+        kind: external
+        address: "127.0.0.1:0"
+        argv: [{sys.executable!r}, {str(server)!r}, "{{port}}", {str(pids)!r}]
+        ready_timeout: 20s
+    steps:
+      - socket: {{as: c}}
+      - settimeout: {{socket: c, value: 5s}}
+      - connect: {{socket: c, address: ext}}
+"""
+    )
+    result = run_scenario(scenario, "stubborn-external", seed=1)
+    assert result.status == PASSED
+    leader, child = (int(pid) for pid in pids.read_text().split())
+    assert not _running(leader)
+    assert not _running(child)  # the orphan was killed with the group (a zombie until init reaps it)
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (a killed orphan stays a zombie until reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")

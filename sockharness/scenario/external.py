@@ -21,6 +21,18 @@ _POLL_INTERVAL = 0.02
 _OUTPUT_TAIL = 4000
 
 
+def _exit_status(pid: int) -> int | None:
+    """The exit status of child ``pid`` if it has exited, without reaping it: the zombie keeps holding the
+    PID (= the process group's ID) until :meth:`ExternalTarget.stop` has killed the group."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return -1  # already reaped elsewhere
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
 class ExternalTargetError(AssertionError):
     """The external program did not start, exited early, or never accepted a connection."""
 
@@ -118,7 +130,7 @@ class ExternalTarget:
         last_error = "no attempt"
         while True:
             assert self._process is not None
-            code = self._process.poll()
+            code = _exit_status(self._process.pid)
             if code is not None:
                 raise ExternalTargetError(
                     f"external peer {self.name!r} exited with status {code} before accepting on "
@@ -140,10 +152,15 @@ class ExternalTarget:
             time.sleep(_POLL_INTERVAL)  # sync-ok: polling an external process with a bounded deadline
 
     def check(self) -> None:
-        if self._process is not None and self._process.poll() not in (None, 0):
+        """Raise if the program has exited with a failure status (it is not reaped here; see stop())."""
+        code = (
+            None
+            if self._process is None or self._process.returncode is not None
+            else _exit_status(self._process.pid)
+        )
+        if code not in (None, 0):
             raise ExternalTargetError(
-                f"external peer {self.name!r} exited with status {self._process.returncode}\n"
-                f"{self.output_tail()}"
+                f"external peer {self.name!r} exited with status {code}\n{self.output_tail()}"
             )
 
     def output_tail(self) -> str:
@@ -157,20 +174,23 @@ class ExternalTarget:
         return f"--- output of {self.name} (last {_OUTPUT_TAIL} bytes) ---\n{text}" if text else "(no output)"
 
     def stop(self, timeout: float = 2.0) -> None:
+        """TERM the process group, wait (bounded), then KILL whatever is left of the group, then reap.
+
+        The leader is reaped only after the group was killed: until then its PID, which is also the group's
+        ID, cannot be reused, so the KILL can never reach an unrelated process group.
+        """
         process = self._process
-        if process is not None and process.returncode is None:
-            for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, sig)
-                try:
-                    process.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        if process is not None and process.returncode is not None:
-            # The leader is gone; make sure nothing it spawned outlives the scenario.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _exit_status(process.pid) is None and time.monotonic() < deadline:
+            time.sleep(_POLL_INTERVAL)  # sync-ok: bounded wait for a process to exit; nothing to await
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # children that ignored TERM, or a stubborn leader
+        with contextlib.suppress(subprocess.TimeoutExpired):  # unkillable (stuck in the kernel): the OS's
+            process.wait(timeout)
 
     def close(self) -> None:
         self.stop()
