@@ -7,8 +7,11 @@ two noisy cores are shared with other test runs, and a descheduled thread only e
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import socket
 import statistics
+import struct
+import termios
 import time
 from collections.abc import Callable
 
@@ -306,3 +309,38 @@ def test_sleeping_server_is_not_rushed(
     proxy = fault_proxy(server)
     sock = client_of(tcp_client, proxy)
     assert recv_all(sock) == b"late"
+
+
+def test_peer_reset_waits_for_every_byte_the_proxy_took(
+    fault_proxy: FaultProxyFactory, tcp_client: TCPClientFactory
+) -> None:
+    # 1 MiB is more than the client's receive buffer: part of it waits in the proxy's send queue when
+    # the server resets. The proxy acknowledged those bytes to the server, so they must still arrive.
+    payload = bytes(range(256)) * 4096
+    listener = socket.create_server(("127.0.0.1", 0))
+    try:
+        proxy = fault_proxy(listener.getsockname())
+        sock = client_of(tcp_client, proxy)
+        listener.settimeout(10)
+        server, _ = listener.accept()
+        with server:
+            server.sendall(payload)
+            deadline = time.monotonic() + 10
+            while unacknowledged(server) and time.monotonic() < deadline:
+                time.sleep(0.005)  # sync-ok: no event reports the peer acknowledging; bounded
+            assert unacknowledged(server) == 0
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        received = bytearray()
+        with pytest.raises(ConnectionResetError):
+            while chunk := sock.recv(1 << 20):
+                received += chunk
+        assert bytes(received) == payload
+    finally:
+        listener.close()
+
+
+def unacknowledged(sock: socket.socket) -> int:
+    """Bytes in ``sock``'s send queue that the other side's kernel has not acknowledged (SIOCOUTQ)."""
+    raw = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, struct.pack("i", 0))
+    count: int = struct.unpack("i", raw)[0]
+    return count

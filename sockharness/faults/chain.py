@@ -3,7 +3,8 @@
 Pure: a stage never touches a socket or a clock. The relay feeds it chunks stamped with their read time
 and asks which chunks are due at ``now``; the stage answers from its own schedule. Markers travel through
 the chain in order with the data: EOF (half-close the destination), CLOSE (close the whole connection,
-what Toxiproxy's ``stub.Close()`` amounts to) and RESET (abort both sides with RST).
+what Toxiproxy's ``stub.Close()`` amounts to), RESET (a reset_peer toxic: abort both sides with RST at
+once) and PEER_RESET (a peer's RST passed on: RST once every byte before it has been sent).
 
 Toxiproxy semantics kept on purpose: latency counts from the time the chunk was *read* (so two latency
 toxics in one stream overlap rather than add); toxics are appended to the end of the chain; removing a
@@ -28,7 +29,8 @@ DATA = 0
 EOF = 1
 CLOSE = 2
 RESET = 3
-MARKER_NAMES = {DATA: "data", EOF: "eof", CLOSE: "close", RESET: "reset"}
+PEER_RESET = 4
+MARKER_NAMES = {DATA: "data", EOF: "eof", CLOSE: "close", RESET: "reset", PEER_RESET: "peer reset"}
 
 
 class Chunk:
@@ -378,6 +380,7 @@ __all__ = [
     "CLOSE",
     "DATA",
     "EOF",
+    "PEER_RESET",
     "RESET",
     "Chain",
     "Chunk",

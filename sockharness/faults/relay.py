@@ -18,7 +18,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from sockharness.faults.chain import CLOSE, DATA, EOF, RESET, Chain, Chunk
+from sockharness.faults.chain import CLOSE, DATA, EOF, PEER_RESET, Chain, Chunk
 from sockharness.faults.reactor import EPOLLOUT
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class Direction:
         self.blocked = False  # waiting for dst to become writable
         self.ended = False  # src gave EOF or an error: nothing more to read
         self.finished = False  # the end of the stream was passed on
+        self.resetting = False  # a peer's RST waits for the destination's send queue to be sent
         self.out: deque[Chunk] = deque()  # due chunks not yet (fully) written
         self.out_offset = 0
         self.out_bytes = 0
@@ -192,7 +193,7 @@ class Direction:
     def _src_failed(self, error: OSError) -> None:
         # ECONNRESET (or any other read error): the peer aborted; pass an abort on, in stream order.
         now = time.monotonic()
-        self._src_ended(Chunk(RESET, b"", now), now)
+        self._src_ended(Chunk(PEER_RESET, b"", now), now)
 
     # --- the chain and writing -------------------------------------------------------------------------
     def pump(self, now: float) -> None:
@@ -224,6 +225,9 @@ class Direction:
             raise
 
     def on_writable(self) -> None:
+        if self.resetting:
+            self.connection.abort()  # every byte before the peer's RST has been sent: now the RST
+            return
         self.blocked = False
         self._flush()
         if not self.connection.closed:
@@ -276,6 +280,8 @@ class Direction:
                 self._pass_eof()
             elif chunk.kind == CLOSE:
                 self.connection.close()
+            elif chunk.kind == PEER_RESET:
+                self._pass_reset()
             else:
                 self.connection.abort()
             return
@@ -289,6 +295,26 @@ class Direction:
             self._dst_failed(error)
             return
         self.connection.direction_finished()
+
+    def _pass_reset(self) -> None:
+        """Pass a peer's RST on without losing bytes the proxy already took from that peer.
+
+        An abortive close discards whatever still waits in the destination's send queue, though the
+        proxy's kernel acknowledged those bytes to the peer long ago. So the RST waits until the queue has
+        been sent: with TCP_NOTSENT_LOWAT 1, EPOLLOUT means exactly that (at once if it already is).
+        """
+        self.finished = True
+        lowat = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+        if lowat is None:
+            self.connection.abort()
+            return
+        try:
+            self.dst.sock.setsockopt(socket.IPPROTO_TCP, lowat, 1)
+        except OSError:
+            self.connection.abort()
+            return
+        self.resetting = True
+        self.blocked = True
 
     def _dst_failed(self, error: OSError) -> None:
         # The destination is gone (EPIPE, ECONNRESET...): the source must learn it the way it would
