@@ -203,3 +203,34 @@ def test_a_non_net_sysctl_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--sockharness-netns")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*sockharness_netns_sysctls*only net.* sysctls*"])
+
+
+_GLOBAL_SYSCTL_SCRIPT = """
+import os
+from sockharness.netns import NetnsUnavailable, enter_private_netns, netns_active
+before = os.stat("/proc/thread-self/ns/net").st_ino
+try:
+    enter_private_netns({"net.core.netdev_max_backlog": "7"})
+except NetnsUnavailable as exc:
+    print("REFUSED:", exc)
+print("BACK ON THE HOST:", os.stat("/proc/thread-self/ns/net").st_ino == before and not netns_active())
+"""
+
+
+def test_a_sysctl_that_is_not_per_namespace_is_refused_and_the_process_returns_to_the_host() -> None:
+    _require_mode_possible()
+    host_value = Path("/proc/sys/net/core/netdev_max_backlog").read_text(encoding="ascii")
+    completed = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_SYSCTL_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "REFUSED: sysctl 'net.core.netdev_max_backlog' is not per-namespace on this kernel" in (
+        completed.stdout
+    ), completed.stdout
+    assert "BACK ON THE HOST: True" in completed.stdout
+    assert Path("/proc/sys/net/core/netdev_max_backlog").read_text(encoding="ascii") == host_value
