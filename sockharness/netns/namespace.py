@@ -176,6 +176,9 @@ def _open_host_sysctls(names: Mapping[str, str]) -> dict[str, tuple[str, int, by
                 fd = os.open(path, os.O_RDWR)
             except FileNotFoundError:
                 raise NetnsUnavailable(f"sysctl {name!r} does not exist on this kernel ({path})") from None
+            except OSError as exc:
+                raise NetnsUnavailable(f"sysctl {name!r} cannot be written here: {exc.strerror}") from None
+            opened[name] = (path, fd, b"")
             opened[name] = (path, fd, os.pread(fd, 4096, 0))
     except BaseException:
         for _path, fd, _value in opened.values():
