@@ -8,6 +8,7 @@ they skip with the reason, and fail instead under CI.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,13 @@ def _pytest(*args: str, env: dict[str, str] | None = None, prefix: tuple[str, ..
     return completed.returncode, completed.stdout + completed.stderr
 
 
+def _summary(output: str) -> str:
+    """pytest's final "== 3 passed, 1 skipped in 2.0s ==" line (stderr may follow it in ``output``)."""
+    lines = [line for line in output.splitlines() if re.fullmatch(r"=+ .* in [\d.]+s(?: \(.*\))? =+", line)]
+    assert lines, output
+    return lines[-1]
+
+
 def _env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SOCKHARNESS_NETNS"))}
     env.pop("CI", None)
@@ -66,7 +74,7 @@ def test_packet_fault_tests_pass_inside_the_namespace(selection: str) -> None:
     code, output = _pytest("--sockharness-netns", "-k", selection, INNER_TESTS)
     assert "sockharness netns: active" in output, output
     assert code == 0, output
-    assert " skipped" not in output.splitlines()[-1], output
+    assert " skipped" not in _summary(output), output
 
 
 @pytest.mark.timeout(SUBPROCESS_TIMEOUT + 30)
@@ -75,7 +83,7 @@ def test_packet_fault_scenarios_pass_inside_the_namespace() -> None:
     code, output = _pytest("--sockharness-netns", "scenarios/netns")
     assert "sockharness netns: active" in output, output
     assert code == 0, output
-    last = output.splitlines()[-1]
+    last = _summary(output)
     assert " passed" in last and " skipped" not in last, output
 
 
@@ -86,7 +94,7 @@ def test_each_xdist_worker_enters_its_own_namespace() -> None:
     code, output = _pytest("--sockharness-netns", "-p", "xdist", "-n", "2", "-k", selection, INNER_TESTS)
     assert "each xdist worker enters its own private network namespace" in output, output
     assert code == 0, output
-    assert "4 passed" in output.splitlines()[-1], output
+    assert "4 passed" in _summary(output), output
 
 
 @pytest.mark.timeout(SUBPROCESS_TIMEOUT + 30)
