@@ -21,7 +21,7 @@ pytest_plugins = ["pytester"]
 HERE = Path(__file__).resolve().parent
 HUNG_SCENARIOS = HERE / "reliability_scenarios" / "hung_peer.yaml"
 INNER_TIMEOUT_S = 2.0
-# Four items, two of which wait INNER_TIMEOUT_S: anything far beyond that means a timeout did not fire.
+# Eight items, four of which wait INNER_TIMEOUT_S: anything far beyond that means a timeout did not fire.
 INNER_SESSION_BOUND_S = 60.0
 
 RESOURCE_COUNTER = """
@@ -125,11 +125,13 @@ def test_hung_peers_end_at_their_timeout_cleanly_and_the_next_test_runs(pytester
     output = result.stdout.str()
 
     # Two hung items failed by timeout, the two after them passed, and no leak check complained.
-    result.assert_outcomes(failed=3, passed=3, errors=0)
+    result.assert_outcomes(failed=4, passed=4, errors=0)
     result.stdout.fnmatch_lines(
         [
             "*scenarios/hung_peer.yaml::silent-peer-recv-hangs FAILED*",
             "*scenarios/hung_peer.yaml::next-scenario-runs-normally PASSED*",
+            "*scenarios/hung_peer.yaml::proxy-holds-the-data-hangs FAILED*",
+            "*scenarios/hung_peer.yaml::next-proxy-scenario-runs-normally PASSED*",
         ]
     )
     assert "sockharness leak check" not in output
@@ -137,10 +139,13 @@ def test_hung_peers_end_at_their_timeout_cleanly_and_the_next_test_runs(pytester
 
     # Reported as a timeout, with the test or scenario named.
     timeout_text = f"Timeout (>{INNER_TIMEOUT_S}s) from pytest-timeout"
-    result.stdout.fnmatch_lines(["*scenario silent-peer-recv-hangs (scenarios/hung_peer.yaml:5)*"])
+    text = (pytester.path / "scenarios" / "hung_peer.yaml").read_text(encoding="utf-8")
+    for name in ("silent-peer-recv-hangs", "proxy-holds-the-data-hangs"):
+        line = line_of(text, f"- name: {name}")
+        result.stdout.fnmatch_lines([f"*scenario {name} (scenarios/hung_peer.yaml:{line})*"])
     hang = line_of((pytester.path / "test_hung_python.py").read_text(), "# HANGS-HERE")
     result.stdout.fnmatch_lines([f"test_hung_python.py:{hang}: Failed"])
-    assert output.count(f"Failed: {timeout_text}") >= 3
+    assert output.count(f"Failed: {timeout_text}") >= 4
 
     # Nothing open afterwards: same sockets, descriptors and threads as when the session started.
     start, finish = resources(output, "start"), resources(output, "finish")
@@ -175,7 +180,7 @@ def failure_section(output: str, title: str) -> str:
 def test_timed_out_scenario_names_its_step_in_a_short_report(pytester: pytest.Pytester) -> None:
     text = prepare(pytester)
     result = run_inner(pytester, "scenarios")
-    result.assert_outcomes(failed=1, passed=1, errors=0)
+    result.assert_outcomes(failed=2, passed=2, errors=0)
     section = failure_section(result.stdout.str(), "scenario silent-peer-recv-hangs")
     step_line = line_of(text, "- recv:")
     assert "Timeout" in section
