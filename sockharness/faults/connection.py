@@ -140,16 +140,24 @@ class Connection:
             self.upstream.mask = EPOLLOUT
             self.reactor.register(self.upstream.fd, EPOLLOUT, self._on_connect)
         else:
-            self.close()  # refused: accept, then close the client at once, like Toxiproxy
+            self._connect_failed(result)
 
     def _on_connect(self, events: int) -> None:
         result = self.upstream.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         self.reactor.unregister(self.upstream.fd)
         self.upstream.mask = 0
         if result != 0:
-            self.close()
+            self._connect_failed(result)
             return
         self._connected()
+
+    def _connect_failed(self, error: int) -> None:
+        if error == errno.ECONNRESET:
+            # The upstream accepted and then reset before the proxy saw the connect finish: that is a
+            # reset, and the client gets one.
+            self.abort()
+        else:
+            self.close()  # refused or unreachable: accept, then close the client at once, like Toxiproxy
 
     def _connected(self) -> None:
         self.connected = True
