@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,7 +133,7 @@ def stop_after() -> Iterator[Callable[[PeerBase], PeerBase]]:
 
 
 def every_builtin_peer(host: str | None) -> list[PeerBase]:
-    where = {} if host is None else {"host": host}
+    where: dict[str, Any] = {} if host is None else {"host": host}  # None: the constructors' default
     return [
         EchoServer(**where),
         DiscardServer(**where),
