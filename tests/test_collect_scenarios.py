@@ -261,3 +261,24 @@ def test_collect_backend_option_picks_the_proxy_backend(
     )
     under_ci.assert_outcomes(failed=1)  # ...but CI must not lose the real-Toxiproxy half silently
     assert "toxiproxy backend required under CI" in under_ci.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("scenarios/**/*.yaml", "scenarios/a.yaml", True),
+        ("scenarios/**/*.yaml", "scenarios/x/y/a.yaml", True),
+        ("scenarios/**/*.yaml", "tests/scenarios/a.yaml", False),
+        ("scenarios/**/*.yaml", "scenarios/a.yml", False),
+        ("**/test_*.sock.yaml", "test_a.sock.yaml", True),
+        ("**/test_*.sock.yaml", "deep/er/test_a.sock.yaml", True),
+        ("**/test_*.sock.yaml", "deep/test_a.yaml", False),
+        ("behaviours/*.yml", "behaviours/x/a.yml", False),
+        ("behaviours/?.yml", "behaviours/a.yml", True),
+        ("a+b/[x].yaml", "a+b/[x].yaml", True),
+    ],
+)
+def test_collect_glob_semantics(pattern: str, path: str, matches: bool) -> None:
+    from sockharness.fixtures.scenarios import glob_regex
+
+    assert bool(glob_regex(pattern).match(path)) is matches
