@@ -214,3 +214,45 @@ def test_cli_commands_are_registered(command: str) -> None:
     parser = build_parser()
     args = parser.parse_args([command, "x.yaml"] if command == "validate" else [command])
     assert callable(args.func)
+
+
+NETNS = """
+scenarios:
+  - name: blackhole-then-clear
+    description: a blackholed port times a connect out; removing the fault lets the next connect through
+    method: connect
+    marks: [netns]
+    timeout: 30s
+    peers:
+      srv: echo
+    steps:
+      - packet_fault: {peer: srv, kind: blackhole, direction: out, as: wall}
+        returns: wall
+      - socket: {as: a}
+      - settimeout: {socket: a, value: 300ms}
+      - connect: {socket: a, address: srv}
+        raises: {type: TimeoutError, errno: null}
+      - remove_packet_fault: wall
+      - socket: {as: b}
+      - settimeout: {socket: b, value: 5s}
+      - connect: {socket: b, address: srv}
+"""
+
+
+def test_cli_run_netns_reaches_packet_faults(tmp_path: Path) -> None:
+    """`run --netns` passes the mode through: a packet-fault scenario runs (root with nftables needed)."""
+    import os
+
+    from sockharness.netns import preflight_problem
+
+    problem = preflight_problem()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"network namespace mode required under CI: {problem}")
+        pytest.skip(problem)
+    scenario = _file(tmp_path, "netns.yaml", NETNS)
+    done = _sockharness("run", "--netns", str(scenario), "--", "-p", "no:randomly", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 scenarios: 1 passed" in done.stdout
+    without = _sockharness("run", str(scenario), cwd=tmp_path)
+    assert without.returncode == EXIT_NOTHING_RAN  # skipped outside the mode: nothing ran
