@@ -187,7 +187,15 @@ def test_collect_timeout_becomes_the_pytest_timeout_marker(pytester: pytest.Pyte
     result = pytester.runpytest_subprocess("-s", "-p", "no:randomly", "--timeout-method=signal")
     result.stdout.fnmatch_lines(["*TIMEOUT-MARK too-slow (1.0,)*"])
     result.assert_outcomes(failed=1)
-    assert "Timeout" in result.stdout.str()
+    out = result.stdout.str()
+    # The interrupted step is named like any failed step, instead of pytest's internal traceback.
+    lines = (pytester.path / "test_slow.sock.yaml").read_text().splitlines()
+    step_line = next(number for number, line in enumerate(lines, 1) if "- recv:" in line)
+    assert "Failed: Timeout (>1.0s) from pytest-timeout" in out
+    assert f"step 3 (recv) @ test_slow.sock.yaml:{step_line}" in out
+    assert "interrupted while this call was running" in out
+    assert "--- peer quiet (transcript) ---" in out
+    assert "_pytest" not in out.split("FAILURES")[1].split("Captured")[0]  # no pytest-internal traceback
 
 
 def test_collect_failure_report_is_concise(pytester: pytest.Pytester) -> None:

@@ -9,6 +9,7 @@ success returns a :class:`ScenarioResult` for the conformance table.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import time
@@ -79,6 +80,9 @@ class _Run:
         self.ctx.scenario_seed = self.resolver.source.seed
         self.observations: list[StepObservation] = []
         self.last_checked: str | None = None
+        #: the step whose call is in progress: (step, number, key path, perf_counter at its start).
+        self.running: tuple[model.StepBase, str, tuple[str | int, ...], float] | None = None
+        self.interrupted_in: tuple[model.StepBase, str, tuple[str | int, ...], float] | None = None
 
     # -- failures -----------------------------------------------------------------------------------------
     def place(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> StepPlace:
@@ -134,10 +138,16 @@ class _Run:
             self.ctx.variables["offered"] = len(args["data"])
         action = ACTIONS[step.action]
         started = time.perf_counter()
+        self.running = (step, number, path, started)
         try:
             value = action(self.ctx, args)
         except Exception as exc:
             return _NO_VALUE, exc, time.perf_counter() - started
+        except BaseException:
+            self.interrupted_in = self.running  # pytest-timeout's Failed, KeyboardInterrupt: say where
+            raise
+        finally:
+            self.running = None
         return value, None, time.perf_counter() - started
 
     def call_repeat(
@@ -254,6 +264,16 @@ class _Run:
             problems = self.ctx.close()
             failure.update_transcripts(self.ctx.final_transcripts, problems)
             raise
+        except (
+            BaseException
+        ) as exc:  # interrupted (pytest-timeout, Ctrl-C) or a harness bug: clean up, say where
+            report = self.interruption(exc)
+            problems = self.ctx.close()
+            report.update_transcripts(self.ctx.final_transcripts, problems)
+            report.result = self.result(FAILED, report.headline(), time.perf_counter() - started)
+            with contextlib.suppress(AttributeError, TypeError):  # a few builtins refuse new attributes
+                exc.sockharness_failure = report  # type: ignore[attr-defined]
+            raise
         finally:
             problems = self.ctx.close()  # idempotent: a no-op after the failure path above
         if problems:
@@ -262,6 +282,23 @@ class _Run:
             teardown.result = self.result(FAILED, teardown.headline(), time.perf_counter() - started)
             raise teardown
         return self.result(PASSED, observed, time.perf_counter() - started)
+
+    def interruption(self, exc: BaseException) -> ScenarioFailure:
+        """A report (not raised) for a run that an exception from outside the steps' checks ended."""
+        first = (str(exc).strip().splitlines() or [""])[0]
+        observed = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        if self.interrupted_in is None:
+            return self.failure(
+                None, "the scenario to finish", observed, None, note="interrupted between steps"
+            )
+        step, number, path, step_started = self.interrupted_in
+        return self.failure(
+            self.place(step, number, path),
+            "the call to return",
+            observed,
+            time.perf_counter() - step_started,
+            note="interrupted while this call was running",
+        )
 
     def run_body(self) -> None:
         try:
