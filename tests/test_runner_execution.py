@@ -232,3 +232,11 @@ def _exits_within(pid: int, timeout: float) -> bool:
         return bool(readable)
     finally:
         os.close(pidfd)
+
+
+@pytest.mark.parametrize("argv", ["python -c pass", b"python", [], ["python", 3]])
+def test_runner_external_target_refuses_a_bad_argv(argv: object) -> None:
+    from sockharness.scenario.external import ExternalTarget
+
+    with pytest.raises(TypeError, match="argv must be"):
+        ExternalTarget(argv)  # type: ignore[arg-type]

@@ -69,8 +69,14 @@ class ExternalTarget:
         name: str = "external",
         cwd: str | None = None,
     ) -> None:
-        if not argv:
-            raise ValueError(f"external peer {name!r}: argv must name a program")
+        if isinstance(argv, str | bytes):
+            # A string is a Sequence[str] of characters: refuse it instead of running "p" "y" "t" ...
+            raise TypeError(
+                f"external peer {name!r}: argv must be a list of strings (no shell is used), "
+                f"got the string {argv!r}; split it, e.g. {str(argv).split()!r}"
+            )
+        if not argv or not all(isinstance(arg, str) for arg in argv):
+            raise TypeError(f"external peer {name!r}: argv must be a non-empty list of strings, got {argv!r}")
         self.name = name
         self._host = host
         self._requested_port = port
