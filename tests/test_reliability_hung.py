@@ -169,14 +169,6 @@ def failure_section(output: str, title: str) -> str:
     return "\n".join(lines[first:rest])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a scenario ended by pytest-timeout is reported as pytest's full internal traceback (about 1,200 "
-        "lines) that never names the step in words: run_scenario only turns Exception into "
-        "ScenarioFailure, and pytest-timeout raises pytest's Failed (a BaseException) from SIGALRM"
-    ),
-)
 def test_timed_out_scenario_names_its_step_in_a_short_report(pytester: pytest.Pytester) -> None:
     text = prepare(pytester)
     result = run_inner(pytester, "scenarios")
