@@ -68,28 +68,33 @@ def bulk_upload(address: Address, nbytes: int) -> float:
         return time.perf_counter() - start
 
 
-def ping_pong(address: Address, count: int, warmup: int, payload_size: int = 1) -> list[float]:
-    """Round-trip times (seconds) of ``payload_size``-byte messages on one connection to an echo server,
-    after ``warmup`` discarded round trips."""
+def ping_pong_on(sock: socket.socket, count: int, payload_size: int = 1) -> list[float]:
+    """Round-trip times (seconds) of ``count`` ``payload_size``-byte messages on a connected socket to an
+    echo server."""
     payload = b"p" * payload_size
     samples: list[float] = []
     clock = time.perf_counter_ns
-    with connect(address) as sock:
-        for index in range(warmup + count):
-            start = clock()
-            sock.sendall(payload)
-            received = sock.recv(payload_size)
-            while len(received) < payload_size:
-                more = sock.recv(payload_size - len(received))
-                if not more:
-                    raise WireError(f"EOF in round trip {index}")
-                received += more
-            elapsed = clock() - start
-            if received != payload:
-                raise WireError(f"round trip {index} echoed {received!r}")
-            if index >= warmup:
-                samples.append(elapsed / 1e9)
+    for index in range(count):
+        start = clock()
+        sock.sendall(payload)
+        received = sock.recv(payload_size)
+        while len(received) < payload_size:
+            more = sock.recv(payload_size - len(received))
+            if not more:
+                raise WireError(f"EOF in round trip {index}")
+            received += more
+        elapsed = clock() - start
+        if received != payload:
+            raise WireError(f"round trip {index} echoed {received!r}")
+        samples.append(elapsed / 1e9)
     return samples
+
+
+def ping_pong(address: Address, count: int, warmup: int, payload_size: int = 1) -> list[float]:
+    """``count`` round-trip times on a new connection, after ``warmup`` discarded round trips."""
+    with connect(address) as sock:
+        ping_pong_on(sock, warmup, payload_size)
+        return ping_pong_on(sock, count, payload_size)
 
 
 def connect_echo_close(address: Address, count: int) -> list[float]:

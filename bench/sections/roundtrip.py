@@ -1,13 +1,17 @@
 """Per-message and per-connection cost of each proxy: 1-byte ping-pong and connect+echo+close.
 
-Both talk to a thread-per-connection echo server in its own process. Modes alternate within each run;
-the "added over direct" rows subtract the direct figure of the *same* run, which is what the targets
-compare (the proxy's own cost, not the loopback's).
+Both talk to a thread-per-connection echo server in its own process. Within each run the modes take
+turns in blocks of 5-30 ms: on this VM the direct RTT alone jumps between 15 and 55 µs depending on
+whether the CPUs were idle (wake-up from idle states), so consecutive 10,000-trip runs per mode
+compared different machines. The "added over direct" rows subtract the direct figure of the *same*
+run, which is what the targets compare (the proxy's own cost, not the loopback's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from functools import partial
 
 from bench import wire
 from bench.context import Context
@@ -18,34 +22,68 @@ from bench.stats import Summary, paired_differences, percentile
 
 NAME = "roundtrip"
 MODES = ("direct", "toxiproxy", "embedded")
+RTT_BLOCK = 100  # round trips per turn (~5 ms)
+CONNECT_BLOCK = 100  # connections per turn (~30 ms)
+
+
+Sampler = Callable[[int], list[float]]
+SessionFactory = Callable[[tuple[str, int]], AbstractContextManager[Sampler]]
+
+
+@contextmanager
+def ping_pong_session(address: tuple[str, int], warmup: int) -> Iterator[Sampler]:
+    """One persistent connection per mode and run; ``warmup`` round trips are discarded."""
+    with wire.connect(address) as sock:
+        wire.ping_pong_on(sock, warmup)
+        yield lambda count: wire.ping_pong_on(sock, count)
+
+
+@contextmanager
+def connect_session(address: tuple[str, int]) -> Iterator[Sampler]:
+    yield lambda count: wire.connect_echo_close(address, count)
 
 
 def measure(
-    ctx: Context, echo: PeerProcess, sample: Callable[[tuple[str, int]], list[float]]
+    ctx: Context, echo: PeerProcess, session: SessionFactory, total: int, block: int
 ) -> tuple[ModeSamples, ModeSamples]:
-    """Median and p99 (µs) of ``sample``'s timings, per run and mode."""
+    """Median and p99 (µs) of each mode's ``total`` timings per run. The modes take turns in blocks of
+    ``block`` timings, so a change of the machine's state (CPU idle states, another process's burst)
+    lands on every mode of the run alike rather than on whichever mode happened to be measuring."""
     medians, p99s = ModeSamples(), ModeSamples()
-    modes = ctx.available()
     proxies = {}
-    for mode in modes:
+    for mode in ctx.available():
         try:
             proxies[mode] = ctx.drivers[mode].create(echo.address)
         except Exception as exc:
             medians.fail(mode, exc)
             p99s.fail(mode, exc)
+
+    def fail(mode: str, exc: Exception) -> None:
+        medians.fail(mode, exc)
+        p99s.fail(mode, exc)
+
     try:
         for _ in range(ctx.config.runs):
-            for mode in proxies:
-                if not medians.ok(mode):
-                    continue
-                try:
-                    timings = sample(proxies[mode][1])
-                except Exception as exc:
-                    medians.fail(mode, exc)
-                    p99s.fail(mode, exc)
-                    continue
-                medians.add(mode, percentile(timings, 0.5) * 1e6)
-                p99s.add(mode, percentile(timings, 0.99) * 1e6)
+            with ExitStack() as stack:
+                samplers: dict[str, Sampler] = {}
+                for mode, (_, address) in proxies.items():
+                    if medians.ok(mode):
+                        try:
+                            samplers[mode] = stack.enter_context(session(address))
+                        except Exception as exc:
+                            fail(mode, exc)
+                timings: dict[str, list[float]] = {mode: [] for mode in samplers}
+                for _ in range(max(1, total // block)):
+                    for mode, sampler in samplers.items():
+                        if medians.ok(mode):
+                            try:
+                                timings[mode] += sampler(min(block, total))
+                            except Exception as exc:
+                                fail(mode, exc)
+            for mode, values in timings.items():
+                if medians.ok(mode) and values:
+                    medians.add(mode, percentile(values, 0.5) * 1e6)
+                    p99s.add(mode, percentile(values, 0.99) * 1e6)
     finally:
         for mode, (proxy_id, _) in proxies.items():
             try:
@@ -85,11 +123,13 @@ def run(ctx: Context) -> list[Row]:
     config = ctx.config
     with PeerProcess("echo") as echo:
         rtt_median, rtt_p99 = measure(
-            ctx, echo, lambda address: wire.ping_pong(address, config.round_trips, config.round_trip_warmup)
+            ctx,
+            echo,
+            partial(ping_pong_session, warmup=config.round_trip_warmup),
+            config.round_trips,
+            RTT_BLOCK,
         )
-        conn_median, conn_p99 = measure(
-            ctx, echo, lambda address: wire.connect_echo_close(address, config.connections)
-        )
+        conn_median, conn_p99 = measure(ctx, echo, connect_session, config.connections, CONNECT_BLOCK)
     rtt = f"1-byte ping-pong RTT ({config.round_trips:,} round trips)"
     conn = f"connect + 1-byte echo + close ({config.connections:,} connections)"
     rows = mode_rows(ctx, NAME, f"{rtt}, median", "µs", rtt_median, MODES, "direct")
