@@ -334,10 +334,10 @@ def test_loss_keeps_a_bulk_transfer_byte_identical_but_slower(
     lossy, lossy_seconds, lossy_retransmits = _transfer(listener4, payload, 20, packet_faults)
     assert clean == payload
     assert lossy == payload  # TCP retransmitted every dropped segment
-    assert clean_retransmits == 0
-    assert lossy_retransmits > 0
+    assert lossy_retransmits > 0  # (a clean run may show a few too: tail-loss probes on a loaded machine)
     record_property("clean_seconds", round(clean_seconds, 4))
     record_property("loss20_seconds", round(lossy_seconds, 4))
+    record_property("clean_retransmits", clean_retransmits)
     record_property("loss20_retransmits", lossy_retransmits)
     print(
         f"4 MiB: clean {clean_seconds:.4f} s, 20 % loss {lossy_seconds:.4f} s "
