@@ -261,7 +261,9 @@ class LimitDataStage(Stage):
 
 def make_stage(spec: ToxicSpec, rng: random.Random, now: float, state: LimitDataState | None = None) -> Stage:
     """The stage for one toxic on one connection direction; a toxicity miss gives a pass-through."""
-    if not rng.random() < spec.toxicity:
+    if not rng.random() < spec.toxicity or spec.type == "noop":
+        # A noop toxic is the plain pass-through stage: the chain stays transparent (bulk data keeps
+        # the zero-copy path), and Toxiproxy's noop likewise forwards each chunk untouched.
         return Stage(spec)
     kind = spec.type
     if kind == "latency":

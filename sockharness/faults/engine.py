@@ -37,6 +37,21 @@ def _resolve(text: str, *, passive: bool) -> tuple[socket.AddressFamily, tuple[o
     return family, sockaddr
 
 
+def _resolve_listen(listen: str, *, prefix: str) -> tuple[socket.AddressFamily, tuple[object, ...]]:
+    """Resolve a listen address or raise :class:`ListenError` worded like Go's address errors."""
+    host, sep, port = listen.rpartition(":")
+    if not sep:
+        raise ListenError(f"{prefix}address {listen}: missing port in address")
+    if not port.isdigit():
+        raise ListenError(f"{prefix}lookup tcp/{port}: unknown port")
+    if int(port) > 65535:
+        raise ListenError(f"{prefix}address {port}: invalid port")
+    try:
+        return _resolve(listen, passive=True)
+    except (OSError, ValueError) as error:
+        raise ListenError(f"{prefix}lookup {host}: {error}") from error
+
+
 class EngineProxy:
     """One proxy. Attributes mirror Toxiproxy's JSON; ``listen`` is the resolved ``"host:port"``."""
 
@@ -126,14 +141,14 @@ class EngineProxy:
             # Like Toxiproxy, a bad upstream is only noticed per connection: each client is closed at once.
             self._upstream_address = None
 
-    def start(self) -> None:
-        """Bind the listen address (in the caller's thread, so bind errors raise here) and accept."""
-        if self.enabled:
-            return
-        try:
-            family, sockaddr = _resolve(self.listen, passive=True)
-        except (OSError, ValueError) as error:
-            raise ListenError(f"listen tcp {self.listen}: {error}") from error
+    def bind(self, listen: str, *, creating: bool = True) -> socket.socket:
+        """A bound, listening, non-blocking socket for ``listen``; nothing of the proxy changes.
+
+        Errors are :class:`ListenError` worded as Toxiproxy's: ``creating`` adds the ``listen tcp: ``
+        prefix that Go's ``net.Listen`` puts before an address error (an update resolves first and has
+        none); a bind failure reads ``listen tcp <addr>: bind: <reason>`` in both cases.
+        """
+        family, sockaddr = _resolve_listen(listen, prefix="listen tcp: " if creating else "")
         listener = socket.socket(family, socket.SOCK_STREAM)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -143,21 +158,66 @@ class EngineProxy:
         except OSError as error:
             listener.close()
             text = os.strerror(error.errno).lower() if error.errno else str(error)
-            raise ListenError(f"listen tcp {self.listen}: bind: {text}") from error
+            raise ListenError(f"listen tcp {listen}: bind: {text}") from error
+        return listener
+
+    def start(self) -> None:
+        """Bind the listen address (in the caller's thread, so bind errors raise here) and accept."""
+        if self.enabled:
+            return
+        self.serve(self.bind(self.listen))
+
+    def serve(self, listener: socket.socket) -> None:
+        """Accept on ``listener`` (from :meth:`bind`); ``listen`` becomes its resolved address."""
         host, port = listener.getsockname()[:2]
-        self.listen = format_address((host, port))
-        self._listener = listener
 
         def register() -> None:
             self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_accept)
+            self._listener = listener
+            self.listen = format_address((host, port))
             self.enabled = True
 
         try:
             self.engine.reactor.call(register)
         except BaseException:
             listener.close()
-            self._listener = None
             raise
+
+    def listens_on(self, listen: str) -> bool:
+        """True when the open listener already has the address ``listen`` resolves to."""
+        listener = self._listener
+        if listener is None:
+            return False
+        try:
+            family, sockaddr = _resolve_listen(listen, prefix="")
+        except ListenError:
+            return False
+        here = listener.getsockname()
+        return family == listener.family and tuple(sockaddr[:2]) == tuple(here[:2]) and sockaddr[1] != 0
+
+    def set_upstream(self, upstream: str) -> None:
+        """Point new connections at ``upstream`` (resolved here, outside the reactor thread)."""
+        self.upstream = upstream
+        self._resolve_upstream()
+
+    def restart_connections(self, upstream: str | None = None) -> None:
+        """Close every live connection (clients see EOF), optionally switching the upstream, while the
+        listener stays open: done in one reactor step, so no client reaches the old upstream after it."""
+        resolved = self._upstream_address
+        if upstream is not None:
+            try:
+                resolved = _resolve(upstream, passive=False)
+            except (OSError, ValueError):
+                resolved = None  # as _resolve_upstream: each client is closed at once
+
+        def restart() -> None:
+            if upstream is not None:
+                self.upstream = upstream
+                self._upstream_address = resolved
+            for connection in list(self._connections):
+                connection.close()
+
+        self.engine.reactor.call(restart)
 
     def stop(self) -> None:
         """Close the listener (new connects are refused) and every live connection (clients see EOF)."""
@@ -276,21 +336,45 @@ class FaultEngine:
         upstream: str | None = None,
         enabled: bool | None = None,
     ) -> EngineProxy:
-        """Toxiproxy's rules: a new listen or upstream restarts the proxy (live connections close)."""
+        """Toxiproxy's rules: a new listen or upstream restarts the proxy (live connections close).
+
+        All-or-nothing: a new listen is resolved, and bound when the proxy is to be enabled, before
+        anything changes, so on any error the proxy is exactly as it was (still listening, same
+        connections). Toxiproxy resolves first too, but a bind failure leaves it disabled on the new
+        address, after which its ``/reset`` fails until the address is fixed.
+        """
         with self._lock:
             proxy = self.get_proxy(name)
             want_enabled = proxy.enabled if enabled is None else enabled
-            new_listen = proxy.listen if listen is None else listen
-            new_upstream = proxy.upstream if upstream is None else upstream
-            if new_listen != proxy.listen or new_upstream != proxy.upstream:
-                proxy.stop()
-                proxy.listen = new_listen
-                proxy.upstream = new_upstream
-                proxy._resolve_upstream()
-            if want_enabled and not proxy.enabled:
-                proxy.start()
-            elif not want_enabled and proxy.enabled:
-                proxy.stop()
+            new_listen = listen if listen is not None and listen != proxy.listen else None
+            new_upstream = upstream if upstream is not None and upstream != proxy.upstream else None
+            new_listener: socket.socket | None = None
+            keep_listener = False
+            if new_listen is not None:  # every check that can fail comes before the first change
+                keep_listener = want_enabled and proxy.listens_on(new_listen)
+                if want_enabled and not keep_listener:
+                    new_listener = proxy.bind(new_listen, creating=False)
+                else:
+                    _resolve_listen(new_listen, prefix="")
+            try:
+                if new_listener is not None or (new_listen is not None and not keep_listener):
+                    proxy.stop()
+                    if new_listen is not None and new_listener is None:
+                        proxy.listen = new_listen  # kept as written until the proxy binds it
+                    if new_upstream is not None:
+                        proxy.set_upstream(new_upstream)
+                elif new_listen is not None or new_upstream is not None:
+                    proxy.restart_connections(new_upstream)  # the listener stays: no refused connects
+                if new_listener is not None:
+                    listener, new_listener = new_listener, None
+                    proxy.serve(listener)
+                elif want_enabled and not proxy.enabled:
+                    proxy.start()
+                elif not want_enabled and proxy.enabled:
+                    proxy.stop()
+            finally:
+                if new_listener is not None:
+                    new_listener.close()
             return proxy
 
     def delete_proxy(self, name: str) -> None:

@@ -30,6 +30,7 @@ TOXIC_TYPES: dict[str, dict[str, int | float]] = {
     "reset_peer": {"timeout": 0},
     "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
     "limit_data": {"bytes": 0},
+    "noop": {},  # passes data unchanged; Toxiproxy has it too (toxics/noop.go), handy as a placeholder
 }
 
 # Go struct names and field types, only so that type errors read exactly like Toxiproxy's.
@@ -41,6 +42,7 @@ _GO_STRUCT = {
     "reset_peer": "ResetToxic",
     "slicer": "SlicerToxic",
     "limit_data": "LimitDataToxic",
+    "noop": "NoopToxic",
 }
 _GO_INT = {"slicer": "int"}  # the slicer's fields are Go ``int``; every other attribute is ``int64``
 
@@ -121,25 +123,48 @@ def _string_field(data: Mapping[str, object], key: str, default: str) -> str:
     return value
 
 
+def canonical_stream(text: str) -> str:
+    """``"upstream"`` or ``"downstream"`` for any letter case of them (Toxiproxy compares case-blind)."""
+    lowered = text.lower()
+    if lowered not in STREAMS:
+        raise InvalidStream()
+    return lowered
+
+
 @dataclass
 class ToxicSpec:
-    """One toxic as Toxiproxy's API shows it. ``stream`` is the direction the toxic acts on."""
+    """One toxic as Toxiproxy's API shows it.
+
+    ``stream`` is the direction the toxic acts on, always lower case, so code can compare it with
+    ``UPSTREAM``/``DOWNSTREAM``. Toxiproxy accepts any letter case and stores and echoes the text as the
+    client wrote it (``"UPSTREAM"`` gives the default name ``latency_UPSTREAM``); ``stream_spelling``
+    keeps that text for the JSON and the default name. It is None when it equals ``stream``.
+    """
 
     name: str
     type: str
     stream: str = DOWNSTREAM
     toxicity: float = 1.0
     attributes: dict[str, int | float] = field(default_factory=dict)
+    stream_spelling: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in TOXIC_TYPES:
             raise InvalidToxic()
-        if self.stream not in STREAMS:
-            raise InvalidStream()
+        spelling = self.stream_spelling if self.stream_spelling is not None else self.stream
+        self.stream = canonical_stream(self.stream)
+        if canonical_stream(spelling) != self.stream:
+            raise ValueError(f"stream_spelling {spelling!r} does not name stream {self.stream!r}")
+        self.stream_spelling = spelling if spelling != self.stream else None
         self.toxicity = _toxicity(self.toxicity)
         self.attributes = validate_attributes(self.type, self.attributes)
         if not self.name:
-            self.name = f"{self.type}_{self.stream}"
+            self.name = f"{self.type}_{self.stream_text}"
+
+    @property
+    def stream_text(self) -> str:
+        """The stream as the client wrote it: what Toxiproxy's JSON shows."""
+        return self.stream_spelling if self.stream_spelling is not None else self.stream
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> ToxicSpec:
@@ -153,8 +178,7 @@ class ToxicSpec:
         toxic_type = _string_field(data, "type", "")
         toxicity = _toxicity(data["toxicity"]) if "toxicity" in data else 1.0
         # Toxiproxy checks the stream before the type, and the type before the attributes.
-        if stream not in STREAMS:
-            raise InvalidStream()
+        direction = canonical_stream(stream)
         if toxic_type not in TOXIC_TYPES:
             raise InvalidToxic()
         raw = data.get("attributes")
@@ -162,9 +186,10 @@ class ToxicSpec:
         return cls(
             name=name or f"{toxic_type}_{stream}",
             type=toxic_type,
-            stream=stream,
+            stream=direction,
             toxicity=toxicity,
             attributes=attributes,
+            stream_spelling=stream,
         )
 
     def updated(self, data: Mapping[str, object]) -> ToxicSpec:
@@ -174,14 +199,14 @@ class ToxicSpec:
         raw = data.get("attributes")
         attributes = validate_attributes(self.type, raw if raw is not None else {}, base=self.attributes)
         toxicity = _toxicity(data["toxicity"]) if "toxicity" in data else self.toxicity
-        return ToxicSpec(self.name, self.type, self.stream, toxicity, attributes)
+        return ToxicSpec(self.name, self.type, self.stream, toxicity, attributes, self.stream_spelling)
 
     def to_json(self) -> dict[str, object]:
         """Toxiproxy's toxic JSON."""
         return {
             "name": self.name,
             "type": self.type,
-            "stream": self.stream,
+            "stream": self.stream_text,
             "toxicity": self.toxicity,
             "attributes": dict(self.attributes),
         }
@@ -260,6 +285,7 @@ __all__ = [
     "bandwidth_bytes_per_second",
     "bandwidth_schedule",
     "bandwidth_slice_size",
+    "canonical_stream",
     "latency_delay",
     "slicer_cuts",
     "validate_attributes",
