@@ -181,14 +181,6 @@ def test_timed_out_scenario_names_its_step_in_a_short_report(pytester: pytest.Py
     assert len(section.splitlines()) < 80, f"{len(section.splitlines())} lines"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "when pytest-timeout interrupts a step inside a phase, the failure's proxy line is rendered after "
-        "the phase's toxics were removed ('toxics: none'), hiding the toxic that held the data; failures "
-        "that are not interruptions show the toxics as the step saw them"
-    ),
-)
 def test_timed_out_phase_reports_the_toxics_it_had(pytester: pytest.Pytester) -> None:
     prepare(pytester)
     result = run_inner(pytester, "scenarios", "-k", "proxy-holds-the-data-hangs")

@@ -99,8 +99,11 @@ class _Run:
         observed: str,
         elapsed: float | None,
         note: str | None = None,
+        *,
+        proxies_noted: bool = False,
     ) -> ScenarioFailure:
-        self.ctx.note_proxies()  # phases undo their toxics before the report is finished
+        if not proxies_noted:
+            self.ctx.note_proxies()  # phases undo their toxics before the report is finished
         return ScenarioFailure(
             scenario=self.scenario.name,
             file=self.file,
@@ -145,6 +148,7 @@ class _Run:
             return _NO_VALUE, exc, time.perf_counter() - started
         except BaseException:
             self.interrupted_in = self.running  # pytest-timeout's Failed, KeyboardInterrupt: say where
+            self.ctx.note_proxies()  # before a phase undoes its toxics: the report shows what the step saw
             raise
         finally:
             self.running = None
@@ -298,6 +302,7 @@ class _Run:
             observed,
             time.perf_counter() - step_started,
             note="interrupted while this call was running",
+            proxies_noted=True,  # noted when the call was interrupted, before any phase removed its toxics
         )
 
     def run_body(self) -> None:
