@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from hypothesis import strategies as st
 
 from sockharness.scenario.errors import ScenarioError
@@ -122,11 +123,36 @@ _KEYS = st.one_of(
     st.sampled_from([*ACTIONS, *EXPECTATION_KEYS]),
     st.text(max_size=10),
 )
-_TREES = st.recursive(
-    _SCALARS,
-    lambda children: st.one_of(st.lists(children, max_size=5), st.dictionaries(_KEYS, children, max_size=5)),
-    max_leaves=40,
-)
+
+
+def _nest(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """One more level: a list or a mapping of ``children``.
+
+    A named function, not a lambda: Hypothesis checks that ``extend`` uses its argument by reading its
+    source, and a lambda inside a multi-line call is not always found, which made it warn that the
+    strategy "can't actually recurse".
+    """
+    return st.one_of(st.lists(children, max_size=5), st.dictionaries(_KEYS, children, max_size=5))
+
+
+_TREES = st.recursive(_SCALARS, _nest, max_leaves=40)
+
+
+def _depth(tree: Any) -> int:
+    if isinstance(tree, list):
+        return 1 + max(map(_depth, tree), default=0)
+    if isinstance(tree, dict):
+        return 1 + max(map(_depth, tree.values()), default=0)
+    return 0
+
+
+def test_random_structures_strategy_recurses() -> None:
+    """The tree strategy validates without a Hypothesis warning and really nests several levels."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        st.recursive(_SCALARS, _nest, max_leaves=40).validate()
+    no_shrinking = settings(fuzz(500), phases=[Phase.generate])
+    assert _depth(find(_TREES, lambda tree: _depth(tree) >= 4, settings=no_shrinking)) >= 4
 
 
 @pytest.mark.parametrize("batch", range(4))
