@@ -211,3 +211,22 @@ def test_api_listen_in_use_on_update(api: APIUnderTest) -> None:
         assert after == before
     else:
         assert (after["listen"], after["enabled"]) == (taken, False)
+
+
+@pytest.mark.parametrize(
+    ("listen", "message"),
+    [
+        ("bogus", "address bogus: missing port in address"),
+        ("127.0.0.1:abc", "lookup tcp/abc: unknown port"),
+        ("127.0.0.1:99999", "address 99999: invalid port"),
+    ],
+    ids=["no-port", "named-port", "port-out-of-range"],
+)
+def test_api_unusable_listen_on_update_leaves_the_proxy_alone(
+    api: APIUnderTest, listen: str, message: str
+) -> None:
+    name = unique("compat")
+    before = api.create(name=name).json()
+    reply = api.request("POST", f"/proxies/{name}", {"listen": listen, "enabled": False})
+    assert (reply.status, reply.json()) == (500, {"error": message, "status": 500})
+    assert api.request("GET", f"/proxies/{name}").json() == before

@@ -175,8 +175,7 @@ class ToxiproxyAPI:
             raise bad_request(f'a proxy cannot be renamed (field "name" is "{new_name}", proxy is "{name}")')
         check_toxics_field(fields)
         listen = optional_str(fields, "listen")
-        if listen:
-            check_listen(listen, creating=False)
+        # No pre-check of listen: update_proxy validates and binds it before changing anything.
         proxy = self._engine.update_proxy(
             name,
             listen=listen if listen else None,
