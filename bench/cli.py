@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -97,6 +98,8 @@ def metadata(ctx: Context, started: float, load_at_start: float, toxiproxy_versi
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the finally below still stops the Toxiproxy server it started
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     load_at_start = os.getloadavg()[0]
     raise_fd_limit()

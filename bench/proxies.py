@@ -120,11 +120,18 @@ class ToxiproxyDriver(Driver):
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            if wait_until(lambda: self.process.poll() is not None or self._answers(), start_timeout):
-                if self.process.poll() is None:
+            try:
+                answered = wait_until(
+                    lambda: self.process.poll() is not None or self._answers(), start_timeout
+                )
+                if answered and self.process.poll() is None:
                     self.pid = self.process.pid
                     self.version = str(self.request("GET", "/version").get("version", "?"))
                     return
+            except BaseException:
+                self.close()  # never leave a server behind, whatever interrupted the start
+                raise
+            if answered:
                 last_error = f"exited with status {self.process.returncode}"
             else:
                 last_error = f"API did not answer within {start_timeout:.0f} s"
