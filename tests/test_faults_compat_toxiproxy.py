@@ -230,3 +230,20 @@ def test_api_unusable_listen_on_update_leaves_the_proxy_alone(
     reply = api.request("POST", f"/proxies/{name}", {"listen": listen, "enabled": False})
     assert (reply.status, reply.json()) == (500, {"error": message, "status": 500})
     assert api.request("GET", f"/proxies/{name}").json() == before
+
+
+
+def test_api_update_echoing_the_stream_in_another_case_is_no_change(api: APIUnderTest) -> None:
+    """A client that sends back the ``"UPSTREAM"`` it created a toxic with is not changing its stream."""
+    name = unique("compat")
+    assert api.create(name=name).status == 201
+    created = api.request(
+        "POST", toxic_path(name), {"type": "latency", "stream": "UPSTREAM", "attributes": {"latency": 5}}
+    )
+    assert created.status == 200, created
+    toxic = created.json()["name"]
+    for method in ("POST", "PATCH"):
+        body = {"stream": "UPSTREAM", "attributes": {"latency": 7}}
+        updated = api.request(method, toxic_path(name, toxic), body)
+        assert updated.status == 200, (method, updated)
+        assert updated.json()["attributes"]["latency"] == 7

@@ -256,7 +256,7 @@ class ToxiproxyAPI:
         data = toxic_body(call.body)
         for key in ("name", "type", "stream"):
             # Toxiproxy silently ignores these on update; a client that tries to change one is told so.
-            if key in data and data[key] != getattr(current, key):
+            if key in data and not _same_field(key, data[key], getattr(current, key)):
                 raise bad_request(
                     f'field "{key}" of a toxic cannot be changed '
                     f"({getattr(current, key)!r} -> {data[key]!r}); remove the toxic and add a new one"
@@ -278,3 +278,16 @@ def _populate_response(status: int, proxies: list[EngineProxy], error: FaultErro
         payload["status"] = error.status
     payload["proxies"] = [proxy_json(proxy) for proxy in proxies] or None
     return json_response(status, payload)
+
+
+def _same_field(key: str, sent: object, current: object) -> bool:
+    """Whether an update's ``name``/``type``/``stream`` repeats the toxic's own value.
+
+    A stream is compared without letter case (and ``null`` is the default, downstream), as Toxiproxy compares
+    it: a client that echoes back the ``"UPSTREAM"`` it created the toxic with is not changing anything.
+    """
+    if key == "stream":
+        if sent is None:
+            return current == "downstream"
+        return isinstance(sent, str) and sent.lower() == current
+    return sent == current
