@@ -71,12 +71,19 @@ class Direction:
 
     # --- reading ---------------------------------------------------------------------------------------
     def on_readable(self) -> None:
-        idle = not self.out and not self.pipe_bytes and not self.chain.output and self.chain.transparent
-        if idle:
+        if not self.out and not self.chain.output and self.chain.transparent:
+            # The pipe is this direction's queue: a backlog in it must not push reads onto the copy path.
             if self.bulk and self.splice_ok:
                 self._splice_in()
-            else:
+                return
+            if not self.pipe_bytes:
                 self._forward()
+                return
+        elif self.out and self._splice_next():
+            # Copied bytes still queued ahead of the pipe: let them drain (no read until then), so the
+            # next read can splice again instead of staying on the copy path for good.
+            self._flush()
+            self._update_interest()
             return
         view = self.reactor.read_view
         recv_into = self.src.sock.recv_into
@@ -321,12 +328,17 @@ class Direction:
         # have without the proxy, by an RST.
         self.connection.abort()
 
+    def _splice_next(self) -> bool:
+        """True when, once ``out`` drains, the next read would splice (bulk, and no toxic acts)."""
+        return self.bulk and self.splice_ok and not self.chain.output and self.chain.transparent
+
     def _update_interest(self) -> None:
         reading = (
             not self.ended
             and not self.finished
             and self.pipe_bytes < max(1, self.pipe_size)
             and self.out_bytes + self.chain.pending_bytes < BACKPRESSURE_BYTES
+            and not (self.out and self._splice_next())
         )
         if reading != self.reading:
             self.reading = reading
