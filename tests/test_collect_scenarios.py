@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+from sockharness.netns.namespace import NETNS_ENV
+
 pytest_plugins = ["pytester"]
 
 TWO_SCENARIOS = """
@@ -116,7 +118,13 @@ def test_collect_scenario_error_is_one_clean_collection_error(pytester: pytest.P
     assert "pydantic" not in out
 
 
-def test_collect_marks_skip_skipif_xfail_netns(pytester: pytest.Pytester) -> None:
+def test_collect_marks_skip_skipif_xfail_netns(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The in-process pytester run shares this process: under --sockharness-netns it would find the
+    # namespace marker and run the netns scenario. Without the marker the inner run is the plain mode
+    # this test is about (its own option is not given, so it does not enter a namespace either).
+    monkeypatch.delenv(NETNS_ENV, raising=False)
     _write(
         pytester,
         "test_marks.sock.yaml",
