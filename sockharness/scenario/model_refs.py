@@ -8,6 +8,7 @@ placeholders that no step saves. The loader maps the paths to file:line:column.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,10 +23,25 @@ if TYPE_CHECKING:
     from sockharness.scenario.model import Scenario, ScenarioFile
     from sockharness.scenario.model_steps import StepBase
 
-__all__ = ["BUILTIN_VARIABLES", "Reference", "check_references", "check_scenario_references"]
+__all__ = [
+    "BUILTIN_VARIABLES",
+    "Reference",
+    "check_references",
+    "check_scenario_references",
+    "observe_ratio",
+]
 
 #: Variables the runner provides without a ``save:`` (``$offered``: bytes the step offered to send).
 BUILTIN_VARIABLES: Final = frozenset({"offered"})
+
+_RATIO_RE: Final = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)/([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def observe_ratio(field_name: str) -> tuple[str, str] | None:
+    """``"lossy/clean"`` -> ``("lossy", "clean")``: the one derived value ``observe`` offers, so a scenario
+    can say how many times slower a step got without an expression language. None for any other field."""
+    found = _RATIO_RE.match(field_name)
+    return (found[1], found[2]) if found else None
 
 
 @dataclass(frozen=True)
@@ -149,6 +165,8 @@ def _check_step(step: StepBase, scope: _Scope, path: KeyPath) -> Iterator[Refere
         scope.sockets.add(args.as_)
     if step.save is not None:
         scope.variables.add(step.save)
+    if step.save_elapsed is not None:
+        scope.variables.add(step.save_elapsed)
 
 
 def _check_steps(steps: Sequence[StepBase], scope: _Scope, path: KeyPath) -> Iterator[Reference]:
@@ -205,12 +223,20 @@ def _check_observe(template: str, scope: _Scope, path: KeyPath) -> Iterator[Refe
         yield Reference(path, f"observe is not a valid {{variable}} template: {error}")
         return
     for name in fields:
-        base = name.split(".", 1)[0].split("[", 1)[0]
-        if base not in scope.variables:
-            saved = sorted(scope.variables - BUILTIN_VARIABLES)
-            hint = did_you_mean(base, saved)
-            listing = ", ".join(saved) if saved else "nothing"
-            yield Reference(path, f"observe uses {{{base}}}, which no step saves{hint} (saved: {listing})")
+        if "/" in name and observe_ratio(name) is None:
+            yield Reference(
+                path, f"observe field {{{name}}}: a ratio is written {{a/b}} with two saved variable names"
+            )
+            continue
+        ratio = observe_ratio(name)
+        for base in ratio or (name.split(".", 1)[0].split("[", 1)[0],):
+            if base not in scope.variables:
+                saved = sorted(scope.variables - BUILTIN_VARIABLES)
+                hint = did_you_mean(base, saved)
+                listing = ", ".join(saved) if saved else "nothing"
+                yield Reference(
+                    path, f"observe uses {{{base}}}, which no step saves{hint} (saved: {listing})"
+                )
 
 
 def check_scenario_references(scenario: Scenario, index: int) -> list[Reference]:

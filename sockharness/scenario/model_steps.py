@@ -322,7 +322,7 @@ _ACTION_TYPES: Final[dict[str, Any]] = {
 ACTIONS: Final = tuple(_ACTION_TYPES)
 #: Actions whose result is bytes (or holds bytes), where a ``bytes:`` expectation makes sense.
 BYTES_ACTIONS: Final = ("recv", "recvfrom", "recv_until")
-EXPECTATION_KEYS: Final = ("returns", "raises", "bytes", "elapsed", "save", "label")
+EXPECTATION_KEYS: Final = ("returns", "raises", "bytes", "elapsed", "save", "save_elapsed", "label")
 
 
 def _step_schema(schema: dict[str, Any], model: type[Any]) -> None:
@@ -346,6 +346,8 @@ class StepBase(StrictModel):
     bytes: BytesExpectation | None = None
     elapsed: Elapsed | None = None
     save: VarName | None = None
+    #: names a variable for the call's wall time in seconds (a float), e.g. to report a slowdown in observe.
+    save_elapsed: VarName | None = None
     label: str | None = None
 
     @property
@@ -370,6 +372,11 @@ class StepBase(StrictModel):
             )
         if self.raises is not None and self.bytes is not None:
             raise fail("a step cannot have both bytes and raises", subpath=["bytes"], at_key=True)
+        if self.save is not None and self.save == self.save_elapsed:
+            raise fail(
+                f"save and save_elapsed both name {self.save!r}: the result and the time need two names",
+                subpath=["save_elapsed"],
+            )
         if self.action == "add_toxic" and self.args.proxy is None:
             raise fail("add_toxic needs proxy: the name of a proxy peer", subpath=["add_toxic"])
         return self

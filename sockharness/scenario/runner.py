@@ -22,6 +22,7 @@ from sockharness.scenario.actions import ACTIONS, OFFERING_ACTIONS
 from sockharness.scenario.context import RunOptions, ScenarioContext
 from sockharness.scenario.expectations import Mismatch, check_step, render_value
 from sockharness.scenario.failure import ScenarioFailure, StepPlace
+from sockharness.scenario.model_refs import observe_ratio
 from sockharness.scenario.peers_factory import start_peers
 from sockharness.scenario.phases import phase_faults
 from sockharness.scenario.report import FAILED, PASSED, ScenarioResult, StepObservation
@@ -204,6 +205,8 @@ class _Run:
             )
         if step.save is not None:
             self.ctx.variables[step.save] = exc if exc is not None else value
+        if step.save_elapsed is not None:
+            self.ctx.variables[step.save_elapsed] = elapsed
 
     def run_step(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> Any:
         value, exc, elapsed = self.call(step, number, path)
@@ -325,10 +328,10 @@ class _Run:
         template = self.scenario.observe
         if not template:
             return self.last_checked or "as documented"
-        values = {name: _Shown(value) for name, value in self.ctx.variables.items()}
+        values = _ObservedValues({name: _Shown(value) for name, value in self.ctx.variables.items()})
         try:
             return template.format_map(values)
-        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError, ZeroDivisionError) as exc:
             return f"{template} (cannot fill in: {type(exc).__name__} {exc})"
 
     def result(self, status: str, observed: str, duration: float) -> ScenarioResult:
@@ -364,6 +367,21 @@ class _Shown:
         return render_value(self.value)
 
 
+class _ObservedValues(dict[str, _Shown]):
+    """The saved values by name, plus the ratio ``{a/b}`` of two saved numbers (e.g. lossy/clean times)."""
+
+    def __missing__(self, key: str) -> _Shown:
+        ratio = observe_ratio(key)
+        if ratio is None:
+            raise KeyError(key)
+        numerator, denominator = (self[name].value for name in ratio)
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (numerator, denominator)):
+            raise TypeError(
+                f"{{{key}}} needs two numbers, got {render_value(numerator)} and {render_value(denominator)}"
+            )
+        return _Shown(numerator / denominator)
+
+
 class _UntilRaises:
     """Adapter so ``until_raises`` is checked with the same rules as a step's ``raises``."""
 
@@ -373,6 +391,7 @@ class _UntilRaises:
     bytes = None
     elapsed = None
     save = None
+    save_elapsed = None
     label = None
 
     def __init__(self, raises: model.RaisesSpec) -> None:
