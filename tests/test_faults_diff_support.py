@@ -195,7 +195,7 @@ def private_toxiproxy_url() -> Iterator[str]:
         while time.monotonic() < deadline and proc.poll() is None:
             if toxiproxy_unavailable_reason(url) is None:
                 break
-            time.sleep(0.05)  # polling a starting process: there is no event to wait on
+            time.sleep(0.05)  # sync-ok: a starting server has no event to await
         if proc.poll() is None and toxiproxy_unavailable_reason(url) is None:
             try:
                 yield url
