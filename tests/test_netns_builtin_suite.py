@@ -1,0 +1,50 @@
+"""`sockharness run --netns` runs the whole built-in suite plus the packet-fault scenarios, all passing.
+
+Outside the mode the netns scenarios skip; inside it nothing may skip on Linux as root with nftables, so
+"every scenario ran and passed" is the assertion. Under CI the mode is required (CI runs as root here).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from sockharness.netns import preflight_problem
+from sockharness.scenario.commands import builtin_scenarios_dir
+from sockharness.scenario.loader import load_file
+
+
+def _builtin_counts() -> tuple[int, int]:
+    """(all scenarios, netns-marked scenarios) in the shipped suite, read from its files."""
+    suite = builtin_scenarios_dir()
+    assert suite is not None
+    scenarios = [s for path in sorted(suite.rglob("*.yaml")) for s in load_file(path).scenarios]
+    netns = [s for s in scenarios if any(type(mark).__name__ == "NetnsMark" for mark in s.marks)]
+    return len(scenarios), len(netns)
+
+
+def test_run_netns_runs_every_builtin_scenario_and_all_pass() -> None:
+    problem = preflight_problem()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"network namespace mode required under CI: {problem}")
+        pytest.skip(problem)
+    done = subprocess.run(
+        [sys.executable, "-m", "sockharness", "run", "--netns", "--", "-p", "no:randomly", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    summary = re.search(r"(\d+) scenarios: (\d+) passed(?:, (\d+) skipped)?", done.stdout)
+    assert summary is not None, output[-4000:]
+    total, passed, skipped = int(summary[1]), int(summary[2]), int(summary[3] or 0)
+    expected_total, netns_count = _builtin_counts()
+    assert netns_count > 0
+    assert (total, passed, skipped) == (expected_total, expected_total, 0), summary[0]
