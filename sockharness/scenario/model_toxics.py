@@ -59,6 +59,10 @@ class LimitDataAttributes(StrictModel):
     bytes: Count  # bytes passed before the connection is closed
 
 
+class NoopAttributes(StrictModel):
+    """Toxiproxy's ``noop`` toxic takes no attributes: it passes data unchanged (a placeholder toxic)."""
+
+
 class ToxicBase(StrictModel):
     """A toxic; ``proxy`` is required in phases and ``add_toxic`` steps, and absent in a proxy peer."""
 
@@ -114,7 +118,21 @@ class LimitDataToxic(ToxicBase):
     attributes: LimitDataAttributes
 
 
-TOXIC_TYPES: Final = ("latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data")
+class NoopToxic(ToxicBase):
+    type: Literal["noop"]
+    attributes: NoopAttributes = NoopAttributes()
+
+
+TOXIC_TYPES: Final = (
+    "latency",
+    "bandwidth",
+    "slow_close",
+    "timeout",
+    "reset_peer",
+    "slicer",
+    "limit_data",
+    "noop",
+)
 
 
 def field_tag(field: str, known: tuple[str, ...]) -> Callable[[Any], str | None]:
@@ -154,7 +172,8 @@ Toxic = Annotated[
     | Annotated[TimeoutToxic, Tag("§timeout")]
     | Annotated[ResetPeerToxic, Tag("§reset_peer")]
     | Annotated[SlicerToxic, Tag("§slicer")]
-    | Annotated[LimitDataToxic, Tag("§limit_data")],
+    | Annotated[LimitDataToxic, Tag("§limit_data")]
+    | Annotated[NoopToxic, Tag("§noop")],
     Discriminator(field_tag("type", TOXIC_TYPES)),
     WrapValidator(by_field("type", TOXIC_TYPES, "toxic")),
 ]
