@@ -16,6 +16,7 @@ from typing import Any, Protocol, Self
 from sockharness.errnos import describe_exception
 from sockharness.peers.errors import PeerError
 from sockharness.peers.registry import Registry, default_registry
+from sockharness.peers.script import ScriptFailure, ScriptRunner
 from sockharness.peers.steps import Step
 from sockharness.peers.transcript import Transcript
 
@@ -228,6 +229,41 @@ class PeerBase:
 
     def _on_failure(self) -> None:
         """Hook: wake waiters (wait_done) so a failure is reported at once instead of at their timeout."""
+
+    def _run_script(
+        self,
+        sock: socket.socket,
+        script: tuple[Step, ...],
+        transcript: Transcript,
+        *,
+        tolerate_disconnects: bool,
+        role: str,
+    ) -> None:
+        """Run a connection's script in this thread: every failure is recorded (never lost in the thread)
+        and the socket is closed at the end, whatever happened."""
+        runner = ScriptRunner(
+            sock, script, transcript, self._stop_event, tolerate_disconnects=tolerate_disconnects
+        )
+        try:
+            runner.run()
+        except ScriptFailure as failure:
+            self._record_failure(
+                failure.problem,
+                step=failure.step,
+                step_index=failure.index,
+                cause=failure.cause,
+                connection=transcript.label,
+            )
+        except Exception as exc:  # a bug or an unexpected error: report it, never lose it in the thread
+            transcript.record_event(f"FAILED: {describe_exception(exc)}")
+            self._record_failure(
+                f"{role} thread raised {describe_exception(exc)}", cause=exc, connection=transcript.label
+            )
+        finally:
+            if sock.fileno() != -1:
+                sock.close()
+                if not runner.closed:
+                    transcript.record_event("closed (end of script)")
 
     def _guard(self, body: Callable[[], None], what: str, transcript: Transcript | None = None) -> None:
         """Run a thread body; any unexpected exception becomes a recorded failure (unless stopping)."""

@@ -17,7 +17,6 @@ from sockharness.peers.addresses import family_for_host, format_address, target_
 from sockharness.peers.base import PeerBase
 from sockharness.peers.errors import PeerError
 from sockharness.peers.registry import Registry
-from sockharness.peers.script import ScriptFailure, ScriptRunner
 from sockharness.peers.steps import Step, validate_script
 from sockharness.peers.transcript import Transcript
 
@@ -90,29 +89,11 @@ class ScriptedTCPClient(PeerBase):
         self._spawn(lambda: self._run(sock, transcript), "script")
 
     def _run(self, sock: socket.socket, transcript: Transcript) -> None:
-        runner = ScriptRunner(
-            sock, self.script, transcript, self._stop_event, tolerate_disconnects=self.tolerate_disconnects
-        )
         try:
-            runner.run()
-        except ScriptFailure as failure:
-            self._record_failure(
-                failure.problem,
-                step=failure.step,
-                step_index=failure.index,
-                cause=failure.cause,
-                connection=transcript.label,
-            )
-        except Exception as exc:  # a bug or an unexpected error: report it, never lose it in the thread
-            transcript.record_event(f"FAILED: {describe_exception(exc)}")
-            self._record_failure(
-                f"client thread raised {describe_exception(exc)}", cause=exc, connection=transcript.label
+            self._run_script(
+                sock, self.script, transcript, tolerate_disconnects=self.tolerate_disconnects, role="client"
             )
         finally:
-            if sock.fileno() != -1:
-                sock.close()
-                if not runner.closed:
-                    transcript.record_event("closed (end of script)")
             self._done.set()
 
     def _on_failure(self) -> None:

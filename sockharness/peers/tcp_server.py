@@ -14,12 +14,10 @@ import socket
 import threading
 from collections.abc import Sequence
 
-from sockharness.errnos import describe_exception
 from sockharness.peers.addresses import family_for_host, format_address
 from sockharness.peers.base import PeerBase
 from sockharness.peers.errors import PeerError
 from sockharness.peers.registry import Registry
-from sockharness.peers.script import ScriptFailure, ScriptRunner
 from sockharness.peers.steps import Stall, Step, validate_script
 from sockharness.peers.transcript import Transcript
 
@@ -155,29 +153,15 @@ class ScriptedTCPServer(PeerBase):
             self._spawn(functools.partial(self._serve, conn, transcript), f"conn{count}")
 
     def _serve(self, conn: socket.socket, transcript: Transcript) -> None:
-        runner = ScriptRunner(
-            conn, self.script, transcript, self._stop_event, tolerate_disconnects=self.tolerate_disconnects
-        )
         try:
-            runner.run()
-        except ScriptFailure as failure:
-            self._record_failure(
-                failure.problem,
-                step=failure.step,
-                step_index=failure.index,
-                cause=failure.cause,
-                connection=transcript.label,
-            )
-        except Exception as exc:  # a bug or an unexpected error: report it, never lose it in the thread
-            transcript.record_event(f"FAILED: {describe_exception(exc)}")
-            self._record_failure(
-                f"connection thread raised {describe_exception(exc)}", cause=exc, connection=transcript.label
+            self._run_script(
+                conn,
+                self.script,
+                transcript,
+                tolerate_disconnects=self.tolerate_disconnects,
+                role="connection",
             )
         finally:
-            if conn.fileno() != -1:
-                conn.close()
-                if not runner.closed:
-                    transcript.record_event("closed (end of script)")
             with self._progress:
                 self._finished += 1
                 self._progress.notify_all()
