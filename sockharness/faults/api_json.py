@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sockharness.faults.errors import FaultError, ListenError, MissingField, bad_request
 from sockharness.faults.interface import parse_address
-from sockharness.faults.toxics import TOXIC_TYPES, ToxicSpec
+from sockharness.faults.toxics import TOXIC_TYPES, ToxicSpec, go_kind
 
 if TYPE_CHECKING:
     from sockharness.faults.engine import EngineProxy
@@ -83,21 +83,6 @@ def parse_json_body(body: bytes) -> object:
         raise bad_request("JSON nested too deeply") from None
     except ValueError as exc:  # invalid UTF-8, NaN, over-long integers
         raise bad_request(str(exc)) from None
-
-
-def go_kind(value: object) -> str:
-    """The JSON kind Go's decoder names in its type errors, so our texts read like Toxiproxy's."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if value is None:
-        return "null"
-    return "object"
 
 
 def _type_error(key: str, value: object, go_type: str) -> FaultError:

@@ -33,7 +33,6 @@ from sockharness.faults.api_json import (
     check_toxics_field,
     empty_response,
     error_response,
-    go_kind,
     json_response,
     object_fields,
     optional_bool,
@@ -45,7 +44,7 @@ from sockharness.faults.api_json import (
     toxic_json,
 )
 from sockharness.faults.errors import FaultError, bad_request
-from sockharness.faults.toxics import ToxicSpec
+from sockharness.faults.toxics import ToxicSpec, go_kind
 
 if TYPE_CHECKING:
     from sockharness.faults.engine import EngineProxy, FaultEngine

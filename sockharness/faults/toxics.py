@@ -51,8 +51,8 @@ _GO_INT = {"slicer": "int"}  # the slicer's fields are Go ``int``; every other a
 BANDWIDTH_SLICE_SECONDS = 0.002
 
 
-def _json_kind(value: object) -> str:
-    """The JSON type name Go's decoder reports for a value of the wrong type."""
+def go_kind(value: object) -> str:
+    """The JSON kind Go's decoder names in its type errors, so our error texts read like Toxiproxy's."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
@@ -70,7 +70,7 @@ def _int_attribute(toxic_type: str, key: str, value: object) -> int:
     go_type = _GO_INT.get(toxic_type, "int64")
     where = f"Go struct field {_GO_STRUCT[toxic_type]}.attributes.{key} of type {go_type}"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise bad_request(f"json: cannot unmarshal {_json_kind(value)} into {where}")
+        raise bad_request(f"json: cannot unmarshal {go_kind(value)} into {where}")
     if isinstance(value, float):
         if not value.is_integer():
             raise bad_request(f"json: cannot unmarshal number {value!r} into {where}")
@@ -90,7 +90,7 @@ def validate_attributes(
         raise InvalidToxic()
     if not isinstance(attributes, Mapping):
         raise bad_request(
-            f"json: cannot unmarshal {_json_kind(attributes)} into Go struct field "
+            f"json: cannot unmarshal {go_kind(attributes)} into Go struct field "
             f"ToxicWrapper.attributes of type toxics.{_GO_STRUCT[toxic_type]}"
         )
     result: dict[str, int | float] = dict(base if base is not None else TOXIC_TYPES[toxic_type])
@@ -103,7 +103,7 @@ def validate_attributes(
 def _toxicity(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise bad_request(
-            f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+            f"json: cannot unmarshal {go_kind(value)} into Go struct field "
             "ToxicWrapper.toxicity of type float32"
         )
     if not (0.0 <= float(value) <= 1.0) or math.isnan(float(value)):
@@ -117,7 +117,7 @@ def _string_field(data: Mapping[str, object], key: str, default: str) -> str:
         return default
     if not isinstance(value, str):
         raise bad_request(
-            f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+            f"json: cannot unmarshal {go_kind(value)} into Go struct field "
             f"ToxicWrapper.{key} of type string"
         )
     return value
@@ -171,7 +171,7 @@ class ToxicSpec:
         """Validate a toxic-create body; the default name is ``"<type>_<stream>"`` as in Toxiproxy."""
         if not isinstance(data, Mapping):
             raise bad_request(
-                f"json: cannot unmarshal {_json_kind(data)} into Go value of type toxics.ToxicWrapper"
+                f"json: cannot unmarshal {go_kind(data)} into Go value of type toxics.ToxicWrapper"
             )
         name = _string_field(data, "name", "")
         stream = _string_field(data, "stream", DOWNSTREAM)
@@ -195,7 +195,7 @@ class ToxicSpec:
     def updated(self, data: Mapping[str, object]) -> ToxicSpec:
         """A copy with ``attributes`` merged and ``toxicity`` replaced; name, type and stream never change."""
         if not isinstance(data, Mapping):
-            raise bad_request(f"json: cannot unmarshal {_json_kind(data)} into Go value of type struct")
+            raise bad_request(f"json: cannot unmarshal {go_kind(data)} into Go value of type struct")
         raw = data.get("attributes")
         attributes = validate_attributes(self.type, raw if raw is not None else {}, base=self.attributes)
         toxicity = _toxicity(data["toxicity"]) if "toxicity" in data else self.toxicity
