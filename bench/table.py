@@ -82,7 +82,7 @@ def render(rows: Sequence[Row]) -> str:
 
 
 def render_markdown(rows: Sequence[Row]) -> str:
-    """The same table as GitHub markdown (notes in their own column), for docs/readme/bench.md."""
+    """The same table as GitHub markdown (notes in their own column), for the README's bench section."""
     headers = (*HEADERS, "note")
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in rows:

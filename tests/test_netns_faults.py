@@ -2,7 +2,7 @@
 
 Every test here is marked ``netns``: a plain ``pytest`` run skips them, and tests/test_netns_mode.py runs
 this file in a subprocess with ``--sockharness-netns`` so the normal suite still exercises them.
-Measured on Linux 6.18 (see docs/readme/netns.md): IPv4 rejects fail connect at once; IPv6 ICMP rejects
+Measured on Linux 6.18 (see the README's netns section): IPv4 rejects fail connect at once; IPv6 ICMP rejects
 arrive while connect() holds the socket lock, become a soft error and fail the connect at the first SYN
 retransmission, about 1 s later.
 """

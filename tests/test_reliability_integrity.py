@@ -10,7 +10,7 @@ event's position.
 Byte volume: about 25 MiB here (8 MiB each way in the half-close test, 48 KiB, 1 MiB and 8 MiB in the
 reset tests); the 1 GiB integrity budget is carried by tests/test_faults_integrity.py (512 MiB up and the same
 512 MiB back through latency and slicer chains, CRC-32 checked, plus 200 concurrent connections compared
-byte for byte), see docs/readme/promises.md.
+byte for byte), see "What sockharness promises" in the README.
 """
 
 from __future__ import annotations
