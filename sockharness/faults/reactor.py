@@ -223,12 +223,17 @@ class Reactor:
         self._run_calls()
 
     def _drain_wake(self) -> None:
-        self._wake_pending = False
+        # Drain first, then clear the flag. Cleared first, a _wake() from another thread between the two
+        # would set the flag and write a byte that this drain swallows: the flag would stay set with an
+        # empty pipe and the NEXT wake-up (close()'s stop request, say) would be skipped, leaving the loop
+        # asleep in epoll. Drained first, a _wake() that still sees the flag set is served by this very
+        # iteration, which runs the queued calls and checks _stopping after the events.
         try:
             while os.read(self._wake_r, 4096):
                 pass
         except (BlockingIOError, OSError):
             pass
+        self._wake_pending = False
 
     def _run_calls(self) -> None:
         while self._calls:
