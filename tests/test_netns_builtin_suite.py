@@ -27,6 +27,12 @@ def _builtin_counts() -> tuple[int, int]:
     return len(scenarios), len(netns)
 
 
+def _report(output: str) -> str:
+    """The FAILED/ERROR summary lines first (they name the scenarios), then the end of the output."""
+    summary = [line for line in output.splitlines() if line.startswith(("FAILED ", "ERROR "))]
+    return "\n".join([*summary, "...", output[-3000:]])
+
+
 def test_run_netns_runs_every_builtin_scenario_and_all_pass() -> None:
     problem = preflight_problem()
     if problem is not None:
@@ -41,9 +47,9 @@ def test_run_netns_runs_every_builtin_scenario_and_all_pass() -> None:
         check=False,
     )
     output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
+    assert done.returncode == 0, _report(output)
     summary = re.search(r"(\d+) scenarios: (\d+) passed(?:, (\d+) skipped)?", done.stdout)
-    assert summary is not None, output[-4000:]
+    assert summary is not None, _report(output)
     total, passed, skipped = int(summary[1]), int(summary[2]), int(summary[3] or 0)
     expected_total, netns_count = _builtin_counts()
     assert netns_count > 0

@@ -234,6 +234,24 @@ def test_client_reset_during_a_step_is_reported_with_the_errno(tcp_server, tcp_c
         server.wait_done(WAIT)
 
 
+def test_a_large_expectation_stays_a_short_message_when_the_connection_resets(tcp_server, tcp_client):
+    # A peer expecting 1 MiB whose client resets it: every line about the step (the failure, the transcript
+    # event) shows a preview and the size, never the megabyte itself, which once buried which scenario failed.
+    payload = b"The quick brown fox jumps over the lazy dog 0123456789!" * 19065
+    server = tcp_server([Expect(payload)], name="sink")
+    client = tcp_client(server)
+    server.wait_connections(1, WAIT)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+    with pytest.raises(PeerError) as info:
+        server.wait_done(WAIT)
+    message = str(info.value)
+    assert "raised ConnectionResetError ECONNRESET" in message
+    assert f"... ({len(payload)} bytes))" in message
+    assert len(message) < 4000, message[:4000]
+    assert repr(Expect(b"ping")) == "Expect(data=b'ping')"
+
+
 def test_wait_done_times_out_with_a_peer_error(tcp_server, tcp_client):
     server = tcp_server([Recv(1)])
     tcp_client(server)

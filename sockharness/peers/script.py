@@ -32,13 +32,13 @@ from sockharness.peers.steps import (
     Sleep,
     Stall,
     Step,
+    show_bytes,
 )
 from sockharness.peers.transcript import Transcript
 
 __all__ = ["ScriptFailure", "ScriptRunner", "reset_socket"]
 
 _CHUNK = 65536
-_PREVIEW = 80
 
 
 class ScriptFailure(Exception):
@@ -64,11 +64,6 @@ def reset_socket(sock: socket.socket) -> None:
     """Close with RST: SO_LINGER on with a zero timeout makes close() abort the connection."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack(_LINGER_FORMAT, 1, 0))
     sock.close()
-
-
-def _show(data: bytes) -> str:
-    text = repr(data[:_PREVIEW])
-    return f"{text}... ({len(data)} bytes)" if len(data) > _PREVIEW else text
 
 
 class ScriptRunner:
@@ -132,7 +127,7 @@ class ScriptRunner:
             if not chunk:
                 self._check_stop()
                 raise ScriptFailure(
-                    0, step, f"EOF after {len(received)} of {n} bytes: {_show(bytes(received))}"
+                    0, step, f"EOF after {len(received)} of {n} bytes: {show_bytes(bytes(received))}"
                 )
             received += chunk
         return bytes(received)
@@ -157,7 +152,8 @@ class ScriptRunner:
                 raise ScriptFailure(
                     0,
                     step,
-                    f"expected {_show(step.data)}, got {_show(got)} (first difference at byte {offset})",
+                    f"expected {show_bytes(step.data)}, got {show_bytes(got)} "
+                    f"(first difference at byte {offset})",
                 )
         elif isinstance(step, RecvUntil):
             self._recv_until(step)
@@ -205,7 +201,7 @@ class ScriptRunner:
             peeked = self._recv(_CHUNK, socket.MSG_PEEK)
             if not peeked:
                 self._check_stop()
-                raise ScriptFailure(0, step, f"EOF before {delimiter!r}; got {_show(bytes(received))}")
+                raise ScriptFailure(0, step, f"EOF before {delimiter!r}; got {show_bytes(bytes(received))}")
             window = received + peeked
             found = window.find(delimiter, max(0, len(received) - len(delimiter) + 1))
             take = len(peeked) if found < 0 else found + len(delimiter) - len(received)
@@ -216,7 +212,8 @@ class ScriptRunner:
                 raise ScriptFailure(
                     0,
                     step,
-                    f"{delimiter!r} not seen in the first {len(received)} bytes: {_show(bytes(received))}",
+                    f"{delimiter!r} not seen in the first {len(received)} bytes: "
+                    f"{show_bytes(bytes(received))}",
                 )
 
     def _until_eof(self, bufsize: int) -> None:

@@ -7,6 +7,7 @@ script drive a server-side or a client-side connection.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import socket
 from collections.abc import Sequence
@@ -30,8 +31,13 @@ __all__ = [
     "Sleep",
     "Stall",
     "Step",
+    "show_bytes",
     "validate_script",
 ]
+
+#: How many bytes of a payload a message shows: enough to recognise it, few enough that a 1 MiB ``Expect``
+#: in a failure report stays one line instead of megabytes of text.
+PREVIEW_BYTES = 80
 
 _SHUT_NAMES = {"SHUT_RD": socket.SHUT_RD, "SHUT_WR": socket.SHUT_WR, "SHUT_RDWR": socket.SHUT_RDWR}
 
@@ -47,6 +53,22 @@ def _as_bytes(step: str, argument: str, value: object) -> bytes:
             f"encode it, e.g. {value[:10]!r}.encode()"
         )
     raise TypeError(f"{step}({argument}): expected bytes, got {type(value).__name__}")
+
+
+def show_bytes(data: bytes) -> str:
+    """``repr(data)``, cut to ``PREVIEW_BYTES`` with the full size appended when longer."""
+    text = repr(data[:PREVIEW_BYTES])
+    return f"{text}... ({len(data)} bytes)" if len(data) > PREVIEW_BYTES else text
+
+
+def _bounded_repr(step: object) -> str:
+    """The dataclass repr, with every bytes field shown through ``show_bytes``."""
+    shown = (
+        f"{field.name}={show_bytes(value) if isinstance(value, bytes) else repr(value)}"
+        for field in dataclasses.fields(step)  # type: ignore[arg-type]
+        for value in (getattr(step, field.name),)
+    )
+    return f"{type(step).__name__}({', '.join(shown)})"
 
 
 def _non_negative_int(step: str, argument: str, value: object, *, minimum: int = 0) -> int:
@@ -80,6 +102,8 @@ class Recv:
 class RecvUntil:
     """Receive until ``delimiter`` has arrived (inclusive); bytes after it stay for the next step."""
 
+    __repr__ = _bounded_repr
+
     delimiter: bytes
     max_bytes: int = 1 << 20
     """Fail instead of buffering forever when the delimiter never comes."""
@@ -110,6 +134,8 @@ class RecvEOF:
 class Expect:
     """Receive ``len(data)`` bytes and fail unless they equal ``data``."""
 
+    __repr__ = _bounded_repr
+
     data: bytes
 
     def __post_init__(self) -> None:
@@ -120,6 +146,8 @@ class Expect:
 class Send:
     """One ``send()`` call; the transcript records how many bytes the kernel took."""
 
+    __repr__ = _bounded_repr
+
     data: bytes
 
     def __post_init__(self) -> None:
@@ -129,6 +157,8 @@ class Send:
 @dataclass(frozen=True)
 class SendAll:
     """``sendall(data)``."""
+
+    __repr__ = _bounded_repr
 
     data: bytes
 
