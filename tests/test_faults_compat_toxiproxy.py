@@ -232,7 +232,6 @@ def test_api_unusable_listen_on_update_leaves_the_proxy_alone(
     assert api.request("GET", f"/proxies/{name}").json() == before
 
 
-
 def test_api_update_echoing_the_stream_in_another_case_is_no_change(api: APIUnderTest) -> None:
     """A client that sends back the ``"UPSTREAM"`` it created a toxic with is not changing its stream."""
     name = unique("compat")

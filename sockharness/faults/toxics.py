@@ -117,8 +117,7 @@ def _string_field(data: Mapping[str, object], key: str, default: str) -> str:
         return default
     if not isinstance(value, str):
         raise bad_request(
-            f"json: cannot unmarshal {go_kind(value)} into Go struct field "
-            f"ToxicWrapper.{key} of type string"
+            f"json: cannot unmarshal {go_kind(value)} into Go struct field ToxicWrapper.{key} of type string"
         )
     return value
 
