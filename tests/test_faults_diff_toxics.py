@@ -258,6 +258,10 @@ def test_disable_refuses_and_enable_restores_the_same_port(
     proxy = client_backend.create_proxy(echo.address[:2])
     address = proxy.address
     with connect(proxy) as live:
+        # The round trip proves the proxy has accepted and linked the connection. Without it, disable()
+        # can close the listener while the connection still waits in its accept queue, and the kernel
+        # resets queued connections (the flake hunt caught real Toxiproxy there once: 'reset').
+        round_trip(live)
         proxy.disable()
         assert read_to_end(live) == (b"", "eof")  # live connections are dropped
     with socket.socket() as probe:
