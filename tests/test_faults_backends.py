@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from socket_io import echo
 
 from sockharness.faults.errors import ToxicExists, ToxicNotFound
 from sockharness.faults.interface import FaultBackend, FaultProxy
@@ -22,17 +23,6 @@ def connect(tcp_client: TCPClientFactory, proxy: FaultProxy) -> socket.socket:
     sock = tcp_client(proxy.address, timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
-
-
-def echo(sock: socket.socket, payload: bytes) -> bytes:
-    sock.sendall(payload)
-    data = b""
-    while len(data) < len(payload):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def test_proxies_and_lists_toxics(

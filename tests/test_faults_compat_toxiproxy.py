@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from socket_io import echo
 from test_faults_diff_support import APIUnderTest, unique
 
 from sockharness.faults.interface import FaultBackend, FaultProxy
@@ -25,17 +26,6 @@ pytest_plugins = ["test_faults_diff_support"]
 
 def connect(tcp_client: TCPClientFactory, proxy: FaultProxy) -> socket.socket:
     return tcp_client(proxy.address, timeout=10)
-
-
-def echo(sock: socket.socket, payload: bytes) -> bytes:
-    sock.sendall(payload)
-    data = b""
-    while len(data) < len(payload):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 # --- the Python interface, both backends ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from socket_io import echo
 
 from sockharness.faults.embedded import EmbeddedBackend
 from sockharness.faults.engine import EngineProxy, FaultEngine
@@ -41,17 +42,6 @@ def held_port() -> Iterator[str]:
 
 def upstream_of(peer: EchoServer) -> str:
     return f"{peer.host}:{peer.port}"
-
-
-def echo(sock: socket.socket, payload: bytes) -> bytes:
-    sock.sendall(payload)
-    data = b""
-    while len(data) < len(payload):
-        chunk = sock.recv(100)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def snapshot(proxy: EngineProxy) -> dict[str, object]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from socket_io import recv_exactly, round_trip
 from test_faults_diff_support import ToxiproxyBackend
 
 from sockharness.faults.toxiproxy_backend import ToxiproxyProxy
@@ -53,16 +54,6 @@ def connect(proxy: ToxiproxyProxy, timeout: float = 5.0) -> socket.socket:
     return sock
 
 
-def recv_exactly(sock: socket.socket, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def read_to_end(sock: socket.socket) -> tuple[bytes, str]:
     """Everything until the connection ends, and how it ended: ``eof``, ``reset`` or ``timeout``."""
     data = b""
@@ -76,13 +67,6 @@ def read_to_end(sock: socket.socket) -> tuple[bytes, str]:
         if not chunk:
             return data, "eof"
         data += chunk
-
-
-def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
-    start = time.monotonic()
-    sock.sendall(payload)
-    assert recv_exactly(sock, len(payload)) == payload
-    return time.monotonic() - start
 
 
 def test_no_toxic_passes_bytes_intact(client_backend: ToxiproxyBackend, echo: EchoServer) -> None:

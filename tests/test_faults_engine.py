@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from socket_io import echo
 
 from sockharness.faults.embedded import EmbeddedBackend
 from sockharness.faults.engine import FaultEngine
@@ -37,15 +38,7 @@ def upstream_of(peer: EchoServer) -> str:
 
 
 def echo_once(tcp_client: TCPClientFactory, listen: str, payload: bytes = b"hi") -> bytes:
-    sock = tcp_client(parse_address(listen), timeout=5)
-    sock.sendall(payload)
-    data = b""
-    while len(data) < len(payload):
-        chunk = sock.recv(100)
-        if not chunk:
-            break
-        data += chunk
-    return data
+    return echo(tcp_client(parse_address(listen), timeout=5), payload)
 
 
 def test_create_resolves_listen_and_reports_json(engine: FaultEngine, echo_server: EchoServer) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from socket_io import recv_exactly, round_trip
 
 from sockharness.faults.interface import FaultProxy
 from sockharness.fixtures.faults import FaultProxyFactory
@@ -29,28 +30,11 @@ CLOCK_SLACK = 0.0005
 LOADED_MACHINE_SLACK = 0.030
 
 
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise AssertionError(f"EOF after {len(data)} of {size} bytes")
-        data += chunk
-    return bytes(data)
-
-
 def recv_all(sock: socket.socket) -> bytes:
     data = bytearray()
     while chunk := sock.recv(65536):
         data += chunk
     return bytes(data)
-
-
-def round_trip(sock: socket.socket, payload: bytes = b"ping") -> float:
-    started = time.perf_counter()
-    sock.sendall(payload)
-    assert recv_exactly(sock, len(payload)) == payload
-    return time.perf_counter() - started
 
 
 @pytest.fixture
