@@ -188,8 +188,8 @@ def test_runner_external_target_group_is_killed_with_children(tmp_path: Path) ->
     server.write_text(
         "import os, signal, socket, subprocess, sys\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        # the grandchild's sleep is the process under test (it must outlive SIGTERM), not a wait: sync-ok
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        # the grandchild's sleep is the process under test (it must outlive SIGTERM), not a wait
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"  # sync-ok
         "open(sys.argv[2], 'w').write(f'{os.getpid()} {child.pid}')\n"
         "listener = socket.create_server(('127.0.0.1', int(sys.argv[1])))\n"
         "while True:\n"
