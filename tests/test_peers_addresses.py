@@ -150,7 +150,7 @@ def test_peers_expose_host_port_address_and_the_http_peer_a_url(http_hello_serve
     assert http_hello_server.host == "127.0.0.1"
     assert http_hello_server.address == (http_hello_server.host, http_hello_server.port)
     assert http_hello_server.url == f"http://127.0.0.1:{http_hello_server.port}/"
-    with urllib.request.urlopen(http_hello_server.url, timeout=5) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(http_hello_server.url, timeout=5) as response:
         assert response.read() == b"Hello, World"
 
 

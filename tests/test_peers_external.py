@@ -84,7 +84,10 @@ def test_python_placeholder_runs_the_external_program(tmp_path: Path):
               - name: python-placeholder
                 description: argv's {{python}} is the interpreter running the tests
                 peers:
-                  ext: {{kind: external, address: "127.0.0.1:0", argv: ["{{python}}", {str(server)!r}, "{{port}}"]}}
+                  ext:
+                    kind: external
+                    address: "127.0.0.1:0"
+                    argv: ["{{python}}", {str(server)!r}, "{{port}}"]
                 steps:
                   - socket: {{as: c}}
                   - settimeout: {{socket: c, value: 10s}}
