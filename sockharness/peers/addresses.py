@@ -130,7 +130,10 @@ def coerce_address(target: Any, *, argument: str = "target", literal: bool = Tru
         )
     if isinstance(address[1], bool) or not isinstance(address[1], int):
         raise TypeError(f"{argument}: port must be an int, got {address[1]!r}")
-    _check_port(address[1], format_address(address))
+    try:
+        _check_port(address[1], format_address(address))
+    except ValueError as error:
+        raise ValueError(f"{argument}: {error}") from None
     if literal:
         host = _check_literal(
             address[0], target if isinstance(target, str) else format_address(address), argument

@@ -133,7 +133,7 @@ class SleepScript(ScriptStepBase):
 
 
 class ShutdownScript(ScriptStepBase):
-    summary: ClassVar[str] = "shutdown(SHUT_RD | SHUT_WR | SHUT_RDWR)"
+    summary: ClassVar[str] = "shutdown(SHUT_RD, SHUT_WR or SHUT_RDWR)"
     builds: ClassVar[type] = peers.Shutdown
     shutdown: socket_constant("SHUT_")  # type: ignore[valid-type]
 
@@ -287,5 +287,6 @@ def script_steps_table() -> str:
     """The reference table of script steps (markdown), generated from the registry."""
     rows = ["| step | YAML | builds | what it does |", "|---|---|---|---|"]
     for cls in SCRIPT_STEPS:
-        rows.append(f"| `{cls.key()}` | {_yaml_form(cls)} | `{cls.builds.__name__}` | {cls.summary} |")
+        summary = cls.summary.replace("|", "\\|")
+        rows.append(f"| `{cls.key()}` | {_yaml_form(cls)} | `{cls.builds.__name__}` | {summary} |")
     return "\n".join(rows) + "\n"

@@ -134,7 +134,7 @@ class PeerBase(StrictModel):
     listens: ClassVar[bool] = True
     #: Runs a ``script:`` of steps.
     scripted: ClassVar[bool] = False
-    #: ``peer: {name, action: wait}`` waits for its scripts to finish.
+    #: ``peer: {name, action: wait}`` waits for its connections' scripts to finish (they end by themselves).
     waits: ClassVar[bool] = False
     #: Speaks HTTP (has a ``url``).
     speaks_http: ClassVar[bool] = False
@@ -175,6 +175,7 @@ class PeerBase(StrictModel):
 
 class EchoPeer(PeerBase):
     summary: ClassVar[str] = "the HOWTO's echo server: recv(1024)/sendall until EOF, any number of clients"
+    waits: ClassVar[bool] = True
     bare_word: ClassVar[bool] = True
     kind: Literal["echo"]
 
@@ -184,6 +185,7 @@ class EchoPeer(PeerBase):
 
 class DiscardPeer(PeerBase):
     summary: ClassVar[str] = "reads and discards until EOF"
+    waits: ClassVar[bool] = True
     bare_word: ClassVar[bool] = True
     kind: Literal["discard"]
 
@@ -205,6 +207,7 @@ class SilentPeer(PeerBase):
 
 class ReplyPeer(PeerBase):
     summary: ClassVar[str] = "one recv(read), sends the reply, closes"
+    waits: ClassVar[bool] = True
     kind: Literal["reply"]
     reply: Payload
     read: Size = 1024
@@ -216,6 +219,7 @@ class ReplyPeer(PeerBase):
 
 class HttpHelloPeer(PeerBase):
     summary: ClassVar[str] = 'the seed\'s HTTP server: one recv(1024), "200 OK" and "Hello, World", close'
+    waits: ClassVar[bool] = True
     bare_word: ClassVar[bool] = True
     speaks_http: ClassVar[bool] = True
     kind: Literal["http_hello"]
@@ -480,5 +484,6 @@ def peer_kinds_table() -> str:
     rows = ["| kind | keys | traits | what it is |", "|---|---|---|---|"]
     for cls in PEER_KIND_CLASSES:
         keys = ", ".join(f"`{key}`" for key in cls.yaml_keys() if key not in ("kind", "host"))
-        rows.append(f"| `{cls.kind_name()}` | {keys or '-'} | {_traits(cls)} | {cls.summary} |")
+        summary = cls.summary.replace("|", "\\|")
+        rows.append(f"| `{cls.kind_name()}` | {keys or '-'} | {_traits(cls)} | {summary} |")
     return "\n".join(rows) + "\n"
