@@ -30,12 +30,18 @@ def own_registry() -> Iterator[Registry]:
     registry.close_all()
 
 
+FAULTS = ["reset_peer", "limit_data", "timeout", "down"]
+
+
 def _cut_by(fault: str, proxy: Any) -> None:
+    """Arm a toxic that cuts the connection when the client's bytes arrive (``down`` is done after)."""
     if fault == "reset_peer":
         proxy.add_toxic("reset_peer", stream="upstream", timeout=0)
     elif fault == "limit_data":
         proxy.add_toxic("limit_data", stream="upstream", bytes=2)
-    else:
+    elif fault == "timeout":
+        proxy.add_toxic("timeout", stream="upstream", timeout=1)
+    elif fault != "down":
         raise AssertionError(fault)
 
 
@@ -55,11 +61,14 @@ def _serve_through(
     proxy = fault_proxy(server)
     _cut_by(fault, proxy)
     client = tcp_client(proxy, timeout=WAIT)
-    client.sendall(b"ping")  # the fault cuts the connection when these bytes reach the proxy
+    client.sendall(b"ping")  # a toxic cuts the connection when these bytes reach the proxy
+    if fault == "down":
+        server.wait_connections(1, WAIT)  # the proxy's upstream connection exists: now take it down
+        proxy.disable()
     return server
 
 
-@pytest.mark.parametrize("fault", ["reset_peer", "limit_data"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_tolerated_fault_ends_the_script_quietly(fault, own_registry, fault_proxy, tcp_client):
     server = _serve_through(
         fault, tolerate=True, registry=own_registry, fault_proxy=fault_proxy, tcp_client=tcp_client
@@ -68,7 +77,7 @@ def test_tolerated_fault_ends_the_script_quietly(fault, own_registry, fault_prox
     assert "(tolerated)" in str(server.transcripts[0])
 
 
-@pytest.mark.parametrize("fault", ["reset_peer", "limit_data"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_the_same_cut_without_tolerance_still_fails(fault, own_registry, fault_proxy, tcp_client):
     server = _serve_through(
         fault, tolerate=False, registry=own_registry, fault_proxy=fault_proxy, tcp_client=tcp_client
