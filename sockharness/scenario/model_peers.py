@@ -14,7 +14,6 @@ re-exported here for the modules that import them from this one).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from functools import reduce
@@ -96,13 +95,7 @@ _LOOPBACK_RE: Final = re.compile(_LOOPBACK_PATTERN)
 
 
 def _check_loopback_host(value: Any) -> str:
-    loopback = isinstance(value, str) and _LOOPBACK_RE.match(value) is not None
-    if loopback and value != "localhost":
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            loopback = False
-    if not loopback:
+    if not (isinstance(value, str) and _LOOPBACK_RE.match(value) is not None and is_loopback(value)):
         raise ValueError(
             f'peers listen on loopback only: expected "127.0.0.1" or "::1", got {describe_value(value)}'
         )
