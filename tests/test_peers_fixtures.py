@@ -48,10 +48,10 @@ def test_tcp_client_argument_errors(tcp_client):
         tcp_client(blocking=False, timeout=1)
     with pytest.raises(TypeError, match="connect=True needs a target"):
         tcp_client(connect=True)
-    with pytest.raises(
-        TypeError, match=r"target: expected a peer or a \(host, port\) tuple, got '127.0.0.1:80'"
-    ):
-        tcp_client("127.0.0.1:80")
+    with pytest.raises(TypeError, match=r"target: expected a peer, a \(host, port\) tuple or 'host:port'"):
+        tcp_client(3.5)
+    with pytest.raises(ValueError, match=r"'::::not-an-address' is not host:port"):
+        tcp_client("::::not-an-address")
 
 
 def test_tcp_client_ipv6_family(ipv6_loopback, tcp_client):

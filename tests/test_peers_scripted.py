@@ -360,5 +360,7 @@ def test_scripted_client_failure_surfaces(tcp_server, tcp_client_peer):
 
 
 def test_scripted_client_rejects_a_bad_target():
-    with pytest.raises(TypeError, match=r"target: expected a peer or a \(host, port\) tuple"):
-        ScriptedTCPClient("127.0.0.1:80", [])
+    with pytest.raises(TypeError, match=r"target: expected a peer, a \(host, port\) tuple or 'host:port'"):
+        ScriptedTCPClient(80, [])
+    with pytest.raises(ValueError, match=r"target: 'example.invalid:80' names the host 'example.invalid'"):
+        ScriptedTCPClient("example.invalid:80", [])

@@ -4,7 +4,14 @@ Everything binds the loopback (127.0.0.1 port 0 unless told otherwise), register
 :class:`Registry`, and reports failures from its threads as :class:`PeerError` in the test.
 """
 
-from sockharness.peers.addresses import format_address, ipv6_available, ipv6_unavailable_reason
+from sockharness.peers.addresses import (
+    coerce_address,
+    format_address,
+    ipv6_available,
+    ipv6_unavailable_reason,
+    is_loopback,
+    parse_host_port,
+)
 from sockharness.peers.base import Peer, PeerBase
 from sockharness.peers.builtin import (
     HTTP_HELLO_RESPONSE,
@@ -80,10 +87,13 @@ __all__ = [
     "TranscriptEvent",
     "UDPClosedPort",
     "UDPEcho",
+    "coerce_address",
     "default_registry",
     "format_address",
     "ipv6_available",
     "ipv6_unavailable_reason",
+    "is_loopback",
+    "parse_host_port",
     "reset_socket",
     "validate_script",
 ]

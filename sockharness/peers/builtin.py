@@ -175,6 +175,11 @@ class HTTPHelloServer(ReplyServer):
             HTTP_HELLO_RESPONSE, 1024, host=host, port=port, backlog=backlog, name=name, registry=registry
         )
 
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/`` (``http://[::1]:PORT/``): what an HTTP client is pointed at."""
+        return f"http://{format_address((self.host, self.port))}/"
+
 
 class ClosedPort(PeerBase):
     """An address where nothing listens: a TCP socket bound to it but never listening holds the port.

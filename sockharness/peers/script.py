@@ -44,11 +44,21 @@ _CHUNK = 65536
 class ScriptFailure(Exception):
     """A step did not go as scripted; carries where and why (turned into a PeerError by the peer)."""
 
-    def __init__(self, index: int, step: Step, problem: str, cause: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        index: int,
+        step: Step,
+        problem: str,
+        cause: BaseException | None = None,
+        *,
+        disconnected: bool = False,
+    ) -> None:
         self.index = index
         self.step = step
         self.problem = problem
         self.cause = cause
+        #: The other side hung up early (EOF before the step had its bytes), as opposed to wrong bytes.
+        self.disconnected = disconnected
         super().__init__(problem)
 
 
@@ -100,6 +110,9 @@ class ScriptRunner:
                 if self.stop.is_set():
                     self.transcript.record_event(f"stopped during {step!r}")
                     return
+                if self.tolerate_disconnects and failure.disconnected:
+                    self.transcript.record_event(f"{step!r}: {failure.problem}; connection ends (tolerated)")
+                    return
                 failure.index, failure.step = index, step
                 self.transcript.record_event(f"FAILED {step!r}: {failure.problem}")
                 raise
@@ -108,7 +121,9 @@ class ScriptRunner:
                     self.transcript.record_event(f"stopped during {step!r} ({describe_exception(exc)})")
                     return
                 if self.tolerate_disconnects and isinstance(exc, ConnectionError):
-                    self.transcript.record_event(f"{step!r}: {describe_exception(exc)}; connection ends")
+                    self.transcript.record_event(
+                        f"{step!r}: {describe_exception(exc)}; connection ends (tolerated)"
+                    )
                     return
                 self.transcript.record_event(f"FAILED {step!r}: {describe_exception(exc)}")
                 raise ScriptFailure(index, step, f"raised {describe_exception(exc)}", exc) from exc
@@ -127,7 +142,10 @@ class ScriptRunner:
             if not chunk:
                 self._check_stop()
                 raise ScriptFailure(
-                    0, step, f"EOF after {len(received)} of {n} bytes: {show_bytes(bytes(received))}"
+                    0,
+                    step,
+                    f"EOF after {len(received)} of {n} bytes: {show_bytes(bytes(received))}",
+                    disconnected=True,
                 )
             received += chunk
         return bytes(received)
@@ -201,7 +219,12 @@ class ScriptRunner:
             peeked = self._recv(_CHUNK, socket.MSG_PEEK)
             if not peeked:
                 self._check_stop()
-                raise ScriptFailure(0, step, f"EOF before {delimiter!r}; got {show_bytes(bytes(received))}")
+                raise ScriptFailure(
+                    0,
+                    step,
+                    f"EOF before {delimiter!r}; got {show_bytes(bytes(received))}",
+                    disconnected=True,
+                )
             window = received + peeked
             found = window.find(delimiter, max(0, len(received) - len(delimiter) + 1))
             take = len(peeked) if found < 0 else found + len(delimiter) - len(received)

@@ -35,7 +35,9 @@ class ScriptedTCPServer(PeerBase):
     ``rcvbuf``/``sndbuf`` are set on the listener before ``listen()`` so accepted sockets inherit them (and
     the window scale is negotiated for them). ``max_connections`` stops accepting after that many; later
     clients then sit in the backlog. A script that ends with the connection still open closes it.
-    With ``tolerate_disconnects`` a client's reset/broken pipe ends a script quietly instead of failing it
+    With ``tolerate_disconnects`` a client's reset, broken pipe or EOF before a step had all its bytes ends
+    the script quietly instead of failing it (for a server behind a proxy whose faults cut connections on
+    purpose; wrong bytes still fail)
     (the built-in echo/discard/reply servers use this: a client hanging up early is not their failure).
     """
 

@@ -2,7 +2,9 @@
 
 The program runs from an argv list (never through a shell) in its own process group, so teardown can
 kill it together with anything it spawned. It counts as ready once a TCP connect to its address
-succeeds; both the wait and the teardown are bounded.
+succeeds; both the wait and the teardown are bounded. Its address is loopback unless the caller passes
+``allow_non_loopback=True`` on purpose (YAML: ``allow_non_loopback: true``), so a scenario never makes a
+program listen on every interface by accident.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, Self
+
+from sockharness.peers.addresses import family_for_host, format_address, is_loopback
 
 _POLL_INTERVAL = 0.02
 _OUTPUT_TAIL = 4000
@@ -43,16 +48,22 @@ def pick_free_port(host: str) -> int:
     A race with another process taking the port in between is possible in principle; the readiness
     check then fails with a clear message instead of talking to the wrong program.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(family_for_host(host), socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         port: int = probe.getsockname()[1]
     return port
 
 
 def substitute(argv: Sequence[str], host: str, port: int) -> list[str]:
-    """Replace ``{host}`` and ``{port}`` in each argument (plain replacement, no format spec)."""
-    return [arg.replace("{host}", host).replace("{port}", str(port)) for arg in argv]
+    """Replace ``{host}``, ``{port}`` and ``{python}`` in each argument (plain replacement, no format spec).
+
+    ``{python}`` is the interpreter running the tests (``sys.executable``), so ``argv: ["{python}", ...]``
+    runs the program with the same Python and packages instead of whatever ``python`` is first on PATH.
+    """
+    return [
+        arg.replace("{host}", host).replace("{port}", str(port)).replace("{python}", sys.executable)
+        for arg in argv
+    ]
 
 
 class ExternalTarget:
@@ -68,6 +79,7 @@ class ExternalTarget:
         ready_timeout: float = 10.0,
         name: str = "external",
         cwd: str | None = None,
+        allow_non_loopback: bool = False,
     ) -> None:
         if isinstance(argv, str | bytes):
             # A string is a Sequence[str] of characters: refuse it instead of running "p" "y" "t" ...
@@ -77,6 +89,12 @@ class ExternalTarget:
             )
         if not argv or not all(isinstance(arg, str) for arg in argv):
             raise TypeError(f"external peer {name!r}: argv must be a non-empty list of strings, got {argv!r}")
+        if not allow_non_loopback and not is_loopback(host):
+            raise ValueError(
+                f"external peer {name!r}: host {host!r} is not loopback (127.0.0.1, ::1, localhost); pass "
+                "allow_non_loopback=True (YAML: allow_non_loopback: true) if the program may listen beyond "
+                "this machine on purpose"
+            )
         self.name = name
         self._host = host
         self._requested_port = port
@@ -132,7 +150,7 @@ class ExternalTarget:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._ready_timeout
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        family = family_for_host(self._host)
         last_error = "no attempt"
         while True:
             assert self._process is not None
@@ -140,7 +158,7 @@ class ExternalTarget:
             if code is not None:
                 raise ExternalTargetError(
                     f"external peer {self.name!r} exited with status {code} before accepting on "
-                    f"{self._host}:{self._port}; argv {self.argv!r}\n{self.output_tail()}"
+                    f"{format_address((self._host, self._port))}; argv {self.argv!r}\n{self.output_tail()}"
                 )
             with socket.socket(family, socket.SOCK_STREAM) as probe:
                 probe.settimeout(max(0.05, min(0.5, deadline - time.monotonic())))
@@ -152,8 +170,8 @@ class ExternalTarget:
             if time.monotonic() >= deadline:
                 raise ExternalTargetError(
                     f"external peer {self.name!r} did not accept a TCP connection on "
-                    f"{self._host}:{self._port} within {self._ready_timeout:g}s (last: {last_error}); "
-                    f"argv {self.argv!r}\n{self.output_tail()}"
+                    f"{format_address((self._host, self._port))} within {self._ready_timeout:g}s "
+                    f"(last: {last_error}); argv {self.argv!r}\n{self.output_tail()}"
                 )
             time.sleep(_POLL_INTERVAL)  # sync-ok: polling an external process with a bounded deadline
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from sockharness.scenario.errors import KeyPath, did_you_mean
-from sockharness.scenario.model_peers import ExternalPeer, PeerBase, ProxyPeer, TcpClientPeer
+from sockharness.scenario.model_peers import PeerBase, ProxyPeer
 from sockharness.scenario.model_types import AddressSpec, parse_variable
 from sockharness.scenario.model_values import BytesMatch, MatcherOps
 
@@ -175,24 +175,16 @@ def _check_steps(steps: Sequence[StepBase], scope: _Scope, path: KeyPath) -> Ite
 
 
 def _check_peers(scenario: Scenario, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    """Every address a peer points at (its kind's ``address_fields``) and each kind's own problems."""
     for name, peer in scenario.peers.items():
         here = (*path, "peers", name)
-        if isinstance(peer, TcpClientPeer):
-            yield from _check_address(peer.target, scope, (*here, "target"), sockets=False)
-        if isinstance(peer, ProxyPeer):
-            if peer.upstream.ref == name:
-                yield Reference((*here, "upstream"), f"proxy {name!r} cannot be its own upstream")
+        for field_name, address in peer.references():
+            if address.ref == name:
+                yield Reference((*here, field_name), f"{peer.kind} {name!r} cannot be its own {field_name}")
             else:
-                yield from _check_address(peer.upstream, scope, (*here, "upstream"), sockets=False)
-            for index, toxic in enumerate(peer.toxics):
-                if toxic.proxy is not None:
-                    yield Reference(
-                        (*here, "toxics", index, "proxy"),
-                        "a proxy peer's toxics apply to it: drop proxy",
-                        at_key=True,
-                    )
-        if isinstance(peer, ExternalPeer) and peer.address.literal is None:
-            yield Reference((*here, "address"), 'an external peer needs a literal address like "127.0.0.1:0"')
+                yield from _check_address(address, scope, (*here, field_name), sockets=False)
+        for subpath, message, at_key in peer.kind_problems():
+            yield Reference((*here, *subpath), message, at_key=at_key)
 
 
 def _check_scenario(scenario: Scenario, path: KeyPath) -> Iterator[Reference]:
