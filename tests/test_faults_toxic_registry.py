@@ -33,6 +33,8 @@ from sockharness.faults.toxiproxy_backend import ToxiproxyBackend
 from sockharness.scenario import model_toxics
 from sockharness.scenario.errors import ScenarioError
 from sockharness.scenario.loader import load_text
+from sockharness.scenario.report import PASSED
+from sockharness.scenario.runner import run_scenario
 
 pytest_plugins = ["pytester", "test_faults_diff_support"]
 
@@ -256,7 +258,7 @@ def _yaml_error(attributes: str) -> str:
     ("attributes", "yaml", "message"),
     [({"latancy": 300}, "{latancy: 300}", TYPO), ({"latency": -1}, "{latency: -1}", NEGATIVE)],
 )
-def test_yaml_http_and_python_use_the_same_words(attributes: dict[str, int], yaml: str, message: str) -> None:
+def test_yaml_http_and_python_use_the_same_words(attributes: dict[str, Any], yaml: str, message: str) -> None:
     with pytest.raises(InvalidAttribute) as python:
         ToxicSpec.build("latency", **attributes)
     assert str(python.value) == message
@@ -300,10 +302,38 @@ def test_yaml_durations_accept_units_and_bare_integers_stay_milliseconds() -> No
     ]
 
 
+def test_a_yaml_latency_with_a_unit_delays_the_data() -> None:
+    """End to end: ``latency: 0.2s`` reaches the engine as 200 ms (not 0, not 0.2)."""
+    text = textwrap.dedent(
+        """\
+        scenarios:
+          - name: slow
+            description: a latency written with a unit
+            peers:
+              srv: echo
+              px:
+                kind: proxy
+                upstream: srv
+                backend: embedded
+                toxics: [{type: latency, attributes: {latency: 0.2s}}]
+            steps:
+              - socket: {as: c}
+              - settimeout: {socket: c, value: 5s}
+              - connect: {socket: c, address: px}
+              - sendall: {socket: c, data: "x"}
+              - recv: {socket: c, bufsize: 1}
+                bytes: "x"
+                elapsed: {min: 195ms}
+        """
+    )
+    result = run_scenario(load_text(text, "slow.yaml").scenarios[0], file="slow.yaml")
+    assert result.status == PASSED
+
+
 # --- backends ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("client_backend", ["embedded"], indirect=True)
+@pytest.mark.parametrize("client_backend", ["embedded", "toxiproxy"], indirect=True)
 def test_toxiproxy_backend_validates_before_sending(client_backend: ToxiproxyBackend) -> None:
     proxy = client_backend.create_proxy(("127.0.0.1", 9))
     with pytest.raises(InvalidAttribute, match=re.escape(TYPO)):
@@ -318,12 +348,12 @@ def test_toxiproxy_backend_validates_before_sending(client_backend: ToxiproxyBac
     assert [toxic.attributes for toxic in proxy.toxics()] == [{"latency": 50, "jitter": 2}]
 
 
-@pytest.mark.parametrize("client_backend", ["embedded"], indirect=True)
+@pytest.mark.parametrize("client_backend", ["embedded", "toxiproxy"], indirect=True)
 def test_an_embedded_only_toxic_is_refused_by_the_toxiproxy_backend(
     client_backend: ToxiproxyBackend, embedded: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cut = dataclasses.replace(TOXICS["noop"], name="cut", embedded_only=True)
-    monkeypatch.setitem(TOXICS, "cut", cut)  # type: ignore[arg-type]
+    monkeypatch.setitem(TOXICS, "cut", cut)
     proxy = client_backend.create_proxy(("127.0.0.1", 9))
     with pytest.raises(UnsupportedToxic) as refused:
         proxy.add_toxic("cut")
@@ -339,7 +369,7 @@ def test_a_toxic_for_another_protocol_is_refused(
     embedded: EmbeddedBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     datagram = dataclasses.replace(TOXICS["noop"], name="loss", protocols=frozenset({"udp"}))
-    monkeypatch.setitem(TOXICS, "loss", datagram)  # type: ignore[arg-type]
+    monkeypatch.setitem(TOXICS, "loss", datagram)
     proxy = embedded.create_proxy(("127.0.0.1", 9))
     with pytest.raises(
         UnsupportedToxic, match=r"^the loss toxic applies to UDP proxies only, not to a TCP proxy$"
