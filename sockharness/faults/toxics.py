@@ -8,7 +8,6 @@ re-exported here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,7 +19,14 @@ from sockharness.faults._toxic_maths import (
     latency_delay,
     slicer_cuts,
 )
-from sockharness.faults._toxic_types import TOXICS, ToxicType, go_kind, toxic_type
+from sockharness.faults._toxic_types import (
+    TOXICS,
+    InvalidAttribute,
+    ToxicType,
+    go_kind,
+    parse_toxicity,
+    toxic_type,
+)
 from sockharness.faults.errors import BadRequest, InvalidStream, InvalidToxic, bad_request
 
 UPSTREAM = "upstream"  # client -> server
@@ -31,27 +37,17 @@ STREAMS = (UPSTREAM, DOWNSTREAM)
 TOXIC_TYPES: dict[str, dict[str, int]] = {name: toxic.defaults() for name, toxic in TOXICS.items()}
 
 
-def validate_attributes(
-    toxic_type: str, attributes: object, base: Mapping[str, int | float] | None = None
-) -> dict[str, int]:
-    """Defaults (or ``base``) overlaid with JSON ``attributes``, worded as the HTTP API answers."""
-    toxic = TOXICS.get(toxic_type)
-    if toxic is None:
-        raise InvalidToxic()
-    return toxic.validate_json(attributes, None if base is None else {k: int(v) for k, v in base.items()})
-
-
 def _toxicity(value: object, *, go_words: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if not go_words:
-            raise BadRequest(f"toxicity must be a number between 0 and 1, got {value!r}")
+    """The toxicity; a JSON value of the wrong kind is worded by Go's decoder, as Toxiproxy's API does."""
+    if go_words and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise bad_request(
             f"json: cannot unmarshal {go_kind(value)} into Go struct field "
             "ToxicWrapper.toxicity of type float32"
         )
-    if not (0.0 <= float(value) <= 1.0) or math.isnan(float(value)):
-        raise bad_request(f"toxicity must be between 0 and 1, got {value}")
-    return float(value)
+    try:
+        return parse_toxicity(value)
+    except InvalidAttribute as error:
+        raise (bad_request(error.message) if go_words else error) from None
 
 
 def _string_field(data: Mapping[str, object], key: str, default: str) -> str:
@@ -204,5 +200,4 @@ __all__ = [
     "latency_delay",
     "slicer_cuts",
     "toxic_update",
-    "validate_attributes",
 ]

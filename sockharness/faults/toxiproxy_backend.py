@@ -119,17 +119,6 @@ def _fault_error(status: int, body: bytes) -> FaultError:
     return error
 
 
-def _spec_from_json(data: Any) -> ToxicSpec:
-    """A toxic as the server shows it (trusted: the server validated it when it was made)."""
-    return ToxicSpec(
-        name=str(data["name"]),
-        type=str(data["type"]),
-        stream=str(data["stream"]),
-        toxicity=float(data["toxicity"]),
-        attributes=dict(data.get("attributes") or {}),
-    )
-
-
 class ToxiproxyProxy:
     """One proxy on a Toxiproxy server (the ``FaultProxy`` protocol)."""
 
@@ -169,7 +158,7 @@ class ToxiproxyProxy:
 
         The toxic is read first: its type says which attributes exist, so a typo raises before the PATCH."""
         path = f"/proxies/{self.name}/toxics/{name}"
-        current = _spec_from_json(self._backend._request("GET", path, None, expect=200).json())
+        current = ToxicSpec.from_json(self._backend._request("GET", path, None, expect=200).json())
         self._backend._request("PATCH", path, toxic_update(current, attributes), expect=200)
 
     def remove_toxic(self, name: str) -> None:
@@ -177,13 +166,16 @@ class ToxiproxyProxy:
 
     def toxics(self) -> list[ToxicSpec]:
         toxics = self._backend._call(self._client.toxics)
+        # Read as the HTTP API reads JSON (names it does not know are skipped, as Go's decoder does).
         return [
-            ToxicSpec(
-                name=toxic.name,
-                type=toxic.type,
-                stream=toxic.stream,
-                toxicity=float(toxic.toxicity),
-                attributes=dict(toxic.attributes),
+            ToxicSpec.from_json(
+                {
+                    "name": toxic.name,
+                    "type": toxic.type,
+                    "stream": toxic.stream,
+                    "toxicity": float(toxic.toxicity),
+                    "attributes": dict(toxic.attributes),
+                }
             )
             for toxic in toxics.values()
         ]

@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from sockharness._units import DURATION_PATTERN, SIZE_PATTERN
-from sockharness.faults._toxic_types import TOXICS, Attribute, ToxicType, Unit
+from sockharness.faults._toxic_types import TOXICS, Attribute, ToxicType, Unit, parse_toxicity
 from sockharness.scenario.errors import describe_value, did_you_mean
 from sockharness.scenario.model_types import StrictModel, fail, parsed_by
 
@@ -34,12 +34,6 @@ __all__ = ["TOXIC_MODELS", "TOXIC_TYPES", "Toxic", "ToxicAttributes", "ToxicBase
 
 
 # --- toxics ----------------------------------------------------------------------------------------
-
-
-def _check_toxicity(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"expected a toxicity between 0 and 1, got {describe_value(value)}")
-    return float(value)
 
 
 class ToxicAttributes(StrictModel):
@@ -103,7 +97,7 @@ class ToxicBase(StrictModel):
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: Annotated[
         float,
-        parsed_by(_check_toxicity),
+        parsed_by(parse_toxicity),
         WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "share of connections"}),
     ] = 1.0
     attributes: StrictModel
