@@ -158,6 +158,11 @@ def test_a_typo_in_update_toxic_raises_and_changes_nothing(embedded: EmbeddedBac
             "attribute latency of a latency toxic counts whole milliseconds, got '1.5ms' (1.5 ms)",
         ),
         (
+            "latency",
+            {"latency": "1.0000001ms"},  # exact arithmetic: refused, never rounded
+            "attribute latency of a latency toxic counts whole milliseconds, got '1.0000001ms' (1.0000001 ms)",
+        ),
+        (
             "bandwidth",
             {"rate": "1MB"},
             "attribute rate of a bandwidth toxic must be a whole number of KB/s (1000 bytes per second), "
@@ -189,6 +194,8 @@ def test_python_errors_name_the_attribute(toxic: str, attributes: dict[str, Any]
         ("latency", {"latency": "100ms", "jitter": "1s"}, {"latency": 100, "jitter": 1000}),
         ("latency", {"latency": 100, "jitter": 5.0}, {"latency": 100, "jitter": 5}),
         ("timeout", {"timeout": "2.5s"}, {"timeout": 2500}),
+        ("reset_peer", {"timeout": "1min"}, {"timeout": 60000}),
+        ("slow_close", {"delay": "1e3us"}, {"delay": 1}),
         (
             "slicer",
             {"average_size": "1KiB", "delay": "1ms"},

@@ -21,6 +21,7 @@ import enum
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Literal
 
 from sockharness._units import DURATION_UNITS, parse_duration, parse_size
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 #: The largest number Go's ``int64`` (and ``int`` on 64-bit) holds: Toxiproxy's decoder refuses more.
 GO_INT64_MAX: Final = 2**63 - 1
 
-Protocol = Literal["tcp", "udp"]
+ProxyProtocol = Literal["tcp", "udp"]
 StageFactory = Callable[["ToxicSpec", StageStart], Stage]
 
 
@@ -73,12 +74,12 @@ class Unit(enum.Enum):
         return _UNIT_WORDS[self]
 
     @property
-    def seconds(self) -> float | None:
-        """Seconds per unit for a duration unit, None otherwise."""
+    def seconds(self) -> Decimal | None:
+        """Seconds per unit (exactly) for a duration unit, None otherwise."""
         if self is Unit.MILLISECONDS:
-            return float(DURATION_UNITS["ms"])
+            return DURATION_UNITS["ms"]
         if self is Unit.MICROSECONDS:
-            return float(DURATION_UNITS["us"])
+            return DURATION_UNITS["us"]
         return None
 
     @property
@@ -120,10 +121,10 @@ class Attribute:
             number = self._parse_duration(value, toxic)
         elif isinstance(value, str) and self.unit is Unit.BYTES:
             number = self._parse_size(value, toxic)
-        elif _is_whole_number(value):
-            number = int(value)  # type: ignore[call-overload]
-        else:
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not _is_whole(value):
             raise self._wrong(value, toxic)
+        else:
+            number = int(value)
         return self._check_range(number, value, toxic)
 
     def parse_json(self, value: object, toxic: ToxicType) -> int:
@@ -146,17 +147,19 @@ class Attribute:
         if text.strip().startswith("-"):
             raise InvalidAttribute(self._below_minimum(text, toxic))
         try:
-            seconds = parse_duration(text)
+            parse_duration(text)  # the language's checks: a known unit, at most a day
         except ValueError:
             raise self._wrong(text, toxic) from None
-        count = seconds / seconds_per_unit
-        whole = round(count)
-        if abs(count - whole) > 1e-6 * max(1.0, abs(count)):
+        # Exact arithmetic, so "100ms" is 100 and "1.0000001ms" is refused rather than rounded.
+        stripped = text.strip()
+        number = stripped.rstrip("µusmin").rstrip()
+        count = Decimal(number) * DURATION_UNITS[stripped[len(number) :].strip()] / seconds_per_unit
+        if count != count.to_integral_value():
             raise InvalidAttribute(
                 f"attribute {self.name} of a {toxic} toxic counts whole {self.unit.words}, "
-                f"got {text!r} ({count:g} {self.unit.value})"
+                f"got {text!r} ({count.normalize():f} {self.unit.value})"
             )
-        return whole
+        return int(count)
 
     def _parse_size(self, text: str, toxic: str) -> int:
         if text.strip().startswith("-"):
@@ -197,7 +200,7 @@ class ToxicType:
     #: Per-connection state kept when the toxic is updated (limit_data's byte count), or None.
     new_state: Callable[[], object] | None = None
     #: The proxy protocols the toxic applies to.
-    protocols: frozenset[Protocol] = frozenset({"tcp"})
+    protocols: frozenset[ProxyProtocol] = frozenset({"tcp"})
     #: Only the embedded engine has it: a real-Toxiproxy backend refuses it at once.
     embedded_only: bool = False
 
@@ -263,7 +266,7 @@ class ToxicType:
                 "use the embedded backend (--sockharness-backend embedded)"
             )
 
-    def check_protocol(self, protocol: Protocol) -> None:
+    def check_protocol(self, protocol: ProxyProtocol) -> None:
         """Refuse a toxic on a proxy of a protocol it does not apply to."""
         if protocol not in self.protocols:
             applies = " and ".join(sorted(self.protocols)).upper()
@@ -296,10 +299,8 @@ def _hint(word: object, candidates: tuple[str, ...]) -> str:
     return f"; did you mean {close[0]!r}? " if close else "; "
 
 
-def _is_whole_number(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return not isinstance(value, float) or (math.isfinite(value) and value.is_integer())
+def _is_whole(value: float) -> bool:
+    return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
 
 
 def go_kind(value: object) -> str:
@@ -430,6 +431,7 @@ __all__ = [
     "TOXICS",
     "Attribute",
     "InvalidAttribute",
+    "ProxyProtocol",
     "ToxicType",
     "Unit",
     "UnknownToxicType",
