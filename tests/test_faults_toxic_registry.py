@@ -160,7 +160,8 @@ def test_a_typo_in_update_toxic_raises_and_changes_nothing(embedded: EmbeddedBac
         (
             "latency",
             {"latency": "1.0000001ms"},  # exact arithmetic: refused, never rounded
-            "attribute latency of a latency toxic counts whole milliseconds, got '1.0000001ms' (1.0000001 ms)",
+            "attribute latency of a latency toxic counts whole milliseconds, "
+            "got '1.0000001ms' (1.0000001 ms)",
         ),
         (
             "bandwidth",
