@@ -54,13 +54,32 @@ def test_no_engine_module_was_imported():
 """
 
 
+#: A YAML scenario without proxy peers, collected (and run) before the Python tests above.
+SCENARIO = """\
+scenarios:
+  - name: echo-without-faults
+    description: a scenario with no proxy peer needs no fault engine
+    peers:
+      srv: echo
+    steps:
+      - socket: {as: c}
+      - settimeout: {socket: c, value: 5s}
+      - connect: {socket: c, address: srv}
+      - sendall: {socket: c, data: "ping"}
+      - recv_until: {socket: c, size: 4}
+        bytes: "ping"
+"""
+
+
 def test_a_run_without_fault_fixtures_never_loads_the_engine(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(no_epoll_plugin=NO_EPOLL_PLUGIN, test_portable=TESTS)
+    (pytester.path / "test_a_scenario.sock.yaml").write_text(SCENARIO, encoding="utf-8")
     pytester.syspathinsert()
     result = pytester.runpytest_subprocess(
-        "-p", "no_epoll_plugin", "-p", "no:randomly", "-p", "no:cacheprovider", "-q"
+        "-p", "no_epoll_plugin", "-p", "no:randomly", "-p", "no:cacheprovider", "-v"
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*test_a_scenario.sock.yaml::echo-without-faults PASSED*"])
 
 
 def test_the_engine_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
