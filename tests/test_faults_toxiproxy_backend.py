@@ -144,8 +144,8 @@ def test_errors_become_fault_errors(client_backend: ToxiproxyBackend) -> None:
     with pytest.raises(ToxicExists, match="toxic already exists") as exists:
         proxy.add_toxic("latency", latency=5)
     assert exists.value.status == 409
-    with pytest.raises(InvalidToxic, match="invalid toxic type"):
-        proxy.add_toxic("no_such_toxic")
+    with pytest.raises(InvalidToxic, match=r"^unknown toxic type 'no_such_toxic'; known types: latency, "):
+        proxy.add_toxic("no_such_toxic")  # refused before anything is sent
     with pytest.raises(BadRequest, match="stream was invalid"):
         proxy.add_toxic("latency", stream="sideways")
     with pytest.raises(ToxicNotFound):

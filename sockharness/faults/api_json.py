@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sockharness.faults._toxic_types import TOXICS, go_kind
 from sockharness.faults.errors import FaultError, ListenError, MissingField, bad_request
 from sockharness.faults.interface import parse_address
-from sockharness.faults.toxics import TOXIC_TYPES, ToxicSpec, go_kind
+from sockharness.faults.toxics import ToxicSpec
 
 if TYPE_CHECKING:
     from sockharness.faults.engine import EngineProxy
@@ -151,36 +152,13 @@ def toxic_body(body: bytes) -> dict[str, object]:
     return data
 
 
-_GO_INT64_MAX = 2**63 - 1
-_GO_STRUCTS = {
-    "latency": "LatencyToxic",
-    "bandwidth": "BandwidthToxic",
-    "slow_close": "SlowCloseToxic",
-    "timeout": "TimeoutToxic",
-    "reset_peer": "ResetToxic",
-    "slicer": "SlicerToxic",
-    "limit_data": "LimitDataToxic",
-}
-
-
 def check_attributes(toxic_type: str, attributes: object) -> None:
-    """Refuse what the engine's validation lets through: unknown attribute names (typos Toxiproxy would
-    silently ignore) and numbers beyond Go's int64, which Toxiproxy's decoder refuses too."""
-    known = TOXIC_TYPES.get(toxic_type)
-    if known is None or not isinstance(attributes, dict):
-        return  # the engine's validation words these errors
-    unknown = sorted(set(attributes) - set(known))
-    if unknown:
-        names = ", ".join(f'"{key}"' for key in unknown)
-        expected = ", ".join(known) or "none"
-        raise bad_request(f"unknown attribute {names} for a {toxic_type} toxic; known attributes: {expected}")
-    for key, value in attributes.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > _GO_INT64_MAX:
-            go_type = "int" if toxic_type == "slicer" else "int64"
-            raise bad_request(
-                f"json: cannot unmarshal number {value:g} into Go struct field "
-                f"{_GO_STRUCTS.get(toxic_type, 'Toxic')}.attributes.{key} of type {go_type}"
-            )
+    """Refuse what Toxiproxy would silently accept, before the rest of the body is looked at: unknown
+    attribute names (typos) and numbers beyond Go's int64 (which its decoder refuses too)."""
+    toxic = TOXICS.get(toxic_type)
+    if toxic is None or not isinstance(attributes, dict):
+        return  # ToxicSpec.from_json words these errors, in Toxiproxy's order
+    toxic.check_json_names(attributes)
 
 
 def _go_number(value: object) -> object:

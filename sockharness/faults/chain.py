@@ -17,13 +17,13 @@ from __future__ import annotations
 import itertools
 import random
 from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sockharness.faults.toxics import (
-    ToxicSpec,
-    bandwidth_schedule,
-    latency_delay,
-    slicer_cuts,
-)
+from sockharness.faults._toxic_maths import bandwidth_schedule, latency_delay, slicer_cuts
+
+if TYPE_CHECKING:
+    from sockharness.faults.toxics import ToxicSpec
 
 DATA = 0
 EOF = 1
@@ -259,28 +259,21 @@ class LimitDataStage(Stage):
             self._schedule(now, Chunk(CLOSE, b"", now))
 
 
-def make_stage(spec: ToxicSpec, rng: random.Random, now: float, state: LimitDataState | None = None) -> Stage:
+@dataclass(frozen=True)
+class StageStart:
+    """What a stage factory (``ToxicType.stage``) may use when a toxic starts on one connection direction."""
+
+    rng: random.Random
+    now: float
+    #: The toxic's per-connection state (``ToxicType.new_state``), kept across updates; None if it has none.
+    state: object | None = None
+
+
+def make_stage(spec: ToxicSpec, rng: random.Random, now: float, state: object | None = None) -> Stage:
     """The stage for one toxic on one connection direction; a toxicity miss gives a pass-through."""
-    if not rng.random() < spec.toxicity or spec.type == "noop":
-        # A noop toxic is the plain pass-through stage: the chain stays transparent (bulk data keeps
-        # the zero-copy path), and Toxiproxy's noop likewise forwards each chunk untouched.
+    if not rng.random() < spec.toxicity:
         return Stage(spec)
-    kind = spec.type
-    if kind == "latency":
-        return LatencyStage(spec, rng)
-    if kind == "bandwidth":
-        return BandwidthStage(spec)
-    if kind == "slow_close":
-        return SlowCloseStage(spec)
-    if kind == "timeout":
-        return TimeoutStage(spec, now)
-    if kind == "reset_peer":
-        return ResetPeerStage(spec)
-    if kind == "slicer":
-        return SlicerStage(spec, rng)
-    if kind == "limit_data":
-        return LimitDataStage(spec, state if state is not None else LimitDataState())
-    raise ValueError(f"no stage for toxic type {kind!r}")
+    return spec.toxic_type.stage(spec, StageStart(rng, now, state))
 
 
 class Chain:
@@ -289,7 +282,7 @@ class Chain:
     def __init__(self, rng_for: RngFactory) -> None:
         self.rng_for = rng_for
         self.stages: list[Stage] = []
-        self.states: dict[str, LimitDataState] = {}
+        self.states: dict[str, object] = {}
         # how often each toxic (re)started here: each start gets a fresh RNG stream
         self.starts: dict[str, int] = {}
         self.output: list[Chunk] = []
@@ -306,7 +299,8 @@ class Chain:
         raise KeyError(name)
 
     def _new_stage(self, spec: ToxicSpec, now: float) -> Stage:
-        state = self.states.setdefault(spec.name, LimitDataState()) if spec.type == "limit_data" else None
+        new_state = spec.toxic_type.new_state
+        state = self.states.setdefault(spec.name, new_state()) if new_state is not None else None
         starts = self.starts.get(spec.name, 0)
         self.starts[spec.name] = starts + 1
         return make_stage(spec, self.rng_for(f"{spec.name}#{starts}"), now, state)
@@ -389,5 +383,6 @@ __all__ = [
     "LimitDataState",
     "RngFactory",
     "Stage",
+    "StageStart",
     "make_stage",
 ]

@@ -10,7 +10,7 @@ from contextlib import contextmanager, suppress
 from sockharness.faults.engine import EngineProxy, FaultEngine
 from sockharness.faults.errors import ProxyNotFound
 from sockharness.faults.interface import format_address, parse_address
-from sockharness.faults.toxics import ToxicSpec
+from sockharness.faults.toxics import ToxicSpec, toxic_update
 
 
 class EmbeddedProxy:
@@ -45,24 +45,14 @@ class EmbeddedProxy:
         name: str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
-        **attributes: int | float,
+        **attributes: int | float | str,
     ) -> str:
-        spec = ToxicSpec.from_json(
-            {
-                "name": name or "",
-                "type": type,
-                "stream": stream,
-                "toxicity": toxicity,
-                "attributes": attributes,
-            }
-        )
+        spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, **attributes)
+        spec.toxic_type.check_protocol("tcp")
         return self._proxy.add_toxic(spec).name
 
-    def update_toxic(self, name: str, **attributes: int | float) -> None:
-        data: dict[str, object] = {}
-        if "toxicity" in attributes:
-            data["toxicity"] = attributes.pop("toxicity")
-        data["attributes"] = attributes
+    def update_toxic(self, name: str, **attributes: int | float | str) -> None:
+        data = toxic_update(self._proxy.get_toxic(name), attributes)
         self._proxy.update_toxic(name, data)
 
     def remove_toxic(self, name: str) -> None:

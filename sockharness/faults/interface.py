@@ -35,13 +35,18 @@ class FaultProxy(Protocol):
         name: str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
-        **attributes: int | float,
+        **attributes: int | float | str,
     ) -> str:
-        """Add a toxic at the end of its stream's chain; returns its name."""
+        """Add a toxic at the end of its stream's chain; returns its name.
+
+        Attributes are in Toxiproxy's units (ms; µs for the slicer's delay; bytes; KB/s); durations and
+        sizes may also be strings with a unit (``latency="100ms"``, ``bytes="64KiB"``). An unknown type or
+        attribute, a wrong type or a negative value raises at once, before the proxy changes."""
         ...
 
-    def update_toxic(self, name: str, **attributes: int | float) -> None:
-        """Change some attributes (``toxicity=`` changes the toxicity) of a toxic."""
+    def update_toxic(self, name: str, **attributes: int | float | str) -> None:
+        """Change some attributes (``toxicity=`` changes the toxicity) of a toxic, validated as in
+        ``add_toxic``."""
         ...
 
     def remove_toxic(self, name: str) -> None: ...

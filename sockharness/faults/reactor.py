@@ -23,15 +23,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from sockharness.faults._platform import require_epoll
 from sockharness.faults.timerfd import TimerFd
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EPOLLIN = select.EPOLLIN
-EPOLLOUT = select.EPOLLOUT
-EPOLLERR = select.EPOLLERR
-EPOLLHUP = select.EPOLLHUP
+# Linux's values, so importing this module never fails elsewhere: a Reactor refuses to start there instead.
+EPOLLIN = getattr(select, "EPOLLIN", 0x001)
+EPOLLOUT = getattr(select, "EPOLLOUT", 0x004)
+EPOLLERR = getattr(select, "EPOLLERR", 0x008)
+EPOLLHUP = getattr(select, "EPOLLHUP", 0x010)
 
 #: Shared read buffer: one reactor thread, so one buffer serves every connection.
 READ_BUFFER_SIZE = 256 * 1024
@@ -63,6 +65,7 @@ class Reactor:
     """The event loop; ``start()`` spawns its thread, ``close()`` stops and joins it."""
 
     def __init__(self, name: str = "sockharness-fault-reactor") -> None:
+        require_epoll()
         self.name = name
         self.epoll = select.epoll()
         self.handlers: dict[int, Callable[[int], None]] = {}

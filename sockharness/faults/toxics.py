@@ -1,114 +1,53 @@
-"""Toxic specifications: Toxiproxy's JSON shape, validation, defaults and the toxic maths.
+"""Toxic specifications: Toxiproxy's JSON shape, validated through the toxic registry (``_toxic_types``).
 
-Pure: no sockets, no clocks. Time is always passed in (seconds, ``time.monotonic`` scale) and randomness
-always comes from a ``random.Random`` the caller derives from the engine seed, so every schedule computed
-here can be replayed and unit-tested without I/O.
-
-Units are Toxiproxy's: latency/jitter/slow_close/timeout/reset_peer in milliseconds, bandwidth ``rate`` in
-KB/s with KB = 1000 bytes, slicer sizes in bytes and its ``delay`` in microseconds, limit_data in bytes.
+Pure: no sockets, no clocks. ``ToxicSpec(...)`` is what the Python API builds (its errors name the
+attribute, suggest one and list the known ones); ``ToxicSpec.from_json`` is what the HTTP API builds, with
+Toxiproxy's words where its clients expect them. The toxic maths lives in ``_toxic_maths`` and is
+re-exported here.
 """
 
 from __future__ import annotations
 
-import math
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sockharness.faults.errors import InvalidStream, InvalidToxic, bad_request
+from sockharness.faults._toxic_maths import (
+    BANDWIDTH_SLICE_SECONDS,
+    bandwidth_bytes_per_second,
+    bandwidth_schedule,
+    bandwidth_slice_size,
+    latency_delay,
+    slicer_cuts,
+)
+from sockharness.faults._toxic_types import (
+    TOXICS,
+    InvalidAttribute,
+    ToxicType,
+    go_kind,
+    parse_toxicity,
+    toxic_type,
+)
+from sockharness.faults.errors import BadRequest, InvalidStream, InvalidToxic, bad_request
 
 UPSTREAM = "upstream"  # client -> server
 DOWNSTREAM = "downstream"  # server -> client
 STREAMS = (UPSTREAM, DOWNSTREAM)
 
 #: type -> default attributes (exactly Toxiproxy's attribute names; every default is 0 there too).
-TOXIC_TYPES: dict[str, dict[str, int | float]] = {
-    "latency": {"latency": 0, "jitter": 0},
-    "bandwidth": {"rate": 0},
-    "slow_close": {"delay": 0},
-    "timeout": {"timeout": 0},
-    "reset_peer": {"timeout": 0},
-    "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
-    "limit_data": {"bytes": 0},
-    "noop": {},  # passes data unchanged; Toxiproxy has it too (toxics/noop.go), handy as a placeholder
-}
-
-# Go struct names and field types, only so that type errors read exactly like Toxiproxy's.
-_GO_STRUCT = {
-    "latency": "LatencyToxic",
-    "bandwidth": "BandwidthToxic",
-    "slow_close": "SlowCloseToxic",
-    "timeout": "TimeoutToxic",
-    "reset_peer": "ResetToxic",
-    "slicer": "SlicerToxic",
-    "limit_data": "LimitDataToxic",
-    "noop": "NoopToxic",
-}
-_GO_INT = {"slicer": "int"}  # the slicer's fields are Go ``int``; every other attribute is ``int64``
-
-#: Bandwidth pacing granularity: a slice is released every ~2 ms of transmission time, so the first byte
-#: arrives within a few ms (Toxiproxy holds a whole 32 KiB read chunk for its full transmission time).
-BANDWIDTH_SLICE_SECONDS = 0.002
+TOXIC_TYPES: dict[str, dict[str, int]] = {name: toxic.defaults() for name, toxic in TOXICS.items()}
 
 
-def go_kind(value: object) -> str:
-    """The JSON kind Go's decoder names in its type errors, so our error texts read like Toxiproxy's."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if value is None:
-        return "null"
-    return "object"
-
-
-def _int_attribute(toxic_type: str, key: str, value: object) -> int:
-    go_type = _GO_INT.get(toxic_type, "int64")
-    where = f"Go struct field {_GO_STRUCT[toxic_type]}.attributes.{key} of type {go_type}"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise bad_request(f"json: cannot unmarshal {go_kind(value)} into {where}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise bad_request(f"json: cannot unmarshal number {value!r} into {where}")
-        value = int(value)
-    if value < 0:
-        # Toxiproxy accepts negative numbers and behaves as if they were 0 (or panics, for the slicer);
-        # rejecting them names the mistake instead.
-        raise bad_request(f"attribute {key} of a {toxic_type} toxic must be >= 0, got {value}")
-    return value
-
-
-def validate_attributes(
-    toxic_type: str, attributes: object, base: Mapping[str, int | float] | None = None
-) -> dict[str, int | float]:
-    """Defaults (or ``base``) overlaid with ``attributes``; unknown keys are ignored as Go's decoder does."""
-    if toxic_type not in TOXIC_TYPES:
-        raise InvalidToxic()
-    if not isinstance(attributes, Mapping):
-        raise bad_request(
-            f"json: cannot unmarshal {go_kind(attributes)} into Go struct field "
-            f"ToxicWrapper.attributes of type toxics.{_GO_STRUCT[toxic_type]}"
-        )
-    result: dict[str, int | float] = dict(base if base is not None else TOXIC_TYPES[toxic_type])
-    for key in TOXIC_TYPES[toxic_type]:
-        if key in attributes:
-            result[key] = _int_attribute(toxic_type, key, attributes[key])
-    return result
-
-
-def _toxicity(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _toxicity(value: object, *, go_words: bool = True) -> float:
+    """The toxicity; a JSON value of the wrong kind is worded by Go's decoder, as Toxiproxy's API does."""
+    if go_words and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise bad_request(
             f"json: cannot unmarshal {go_kind(value)} into Go struct field "
             "ToxicWrapper.toxicity of type float32"
         )
-    if not (0.0 <= float(value) <= 1.0) or math.isnan(float(value)):
-        raise bad_request(f"toxicity must be between 0 and 1, got {value}")
-    return float(value)
+    try:
+        return parse_toxicity(value)
+    except InvalidAttribute as error:
+        raise (bad_request(error.message) if go_words else error) from None
 
 
 def _string_field(data: Mapping[str, object], key: str, default: str) -> str:
@@ -144,21 +83,43 @@ class ToxicSpec:
     type: str
     stream: str = DOWNSTREAM
     toxicity: float = 1.0
-    attributes: dict[str, int | float] = field(default_factory=dict)
+    attributes: dict[str, int] = field(default_factory=dict)
     stream_spelling: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if self.type not in TOXIC_TYPES:
-            raise InvalidToxic()
+        toxic = toxic_type(self.type)  # the type first: it says which attributes exist
         spelling = self.stream_spelling if self.stream_spelling is not None else self.stream
         self.stream = canonical_stream(self.stream)
         if canonical_stream(spelling) != self.stream:
             raise ValueError(f"stream_spelling {spelling!r} does not name stream {self.stream!r}")
         self.stream_spelling = spelling if spelling != self.stream else None
-        self.toxicity = _toxicity(self.toxicity)
-        self.attributes = validate_attributes(self.type, self.attributes)
+        self.toxicity = _toxicity(self.toxicity, go_words=False)
+        if not isinstance(self.attributes, Mapping):
+            raise BadRequest(f"attributes of a {self.type} toxic must be a mapping, got {self.attributes!r}")
+        self.attributes = toxic.validate(self.attributes)
         if not self.name:
             self.name = f"{self.type}_{self.stream_text}"
+
+    @classmethod
+    def build(
+        cls,
+        type: str,
+        *,
+        name: str | None = None,
+        stream: str = DOWNSTREAM,
+        toxicity: float = 1.0,
+        **attributes: int | float | str,
+    ) -> ToxicSpec:
+        """The Python API's toxic: attributes may be durations/sizes with a unit; everything is checked
+        (type, attribute names, types and ranges, stream, toxicity) before anything uses it. The stream
+        keeps its spelling, as Toxiproxy does (``"UPSTREAM"`` gives the name ``latency_UPSTREAM``)."""
+        toxic = toxic_type(type)
+        return cls(name or "", toxic.name, stream, toxicity, toxic.validate(attributes), stream)
+
+    @property
+    def toxic_type(self) -> ToxicType:
+        """The registry entry of this toxic's type."""
+        return TOXICS[self.type]
 
     @property
     def stream_text(self) -> str:
@@ -178,13 +139,14 @@ class ToxicSpec:
         toxicity = _toxicity(data["toxicity"]) if "toxicity" in data else 1.0
         # Toxiproxy checks the stream before the type, and the type before the attributes.
         direction = canonical_stream(stream)
-        if toxic_type not in TOXIC_TYPES:
-            raise InvalidToxic()
+        toxic = TOXICS.get(toxic_type)
+        if toxic is None:
+            raise InvalidToxic()  # Toxiproxy's exact body, which its clients match
         raw = data.get("attributes")
-        attributes = validate_attributes(toxic_type, raw if raw is not None else {})
+        attributes = toxic.validate_json(raw if raw is not None else {})
         return cls(
-            name=name or f"{toxic_type}_{stream}",
-            type=toxic_type,
+            name=name or f"{toxic.name}_{stream}",
+            type=toxic.name,
             stream=direction,
             toxicity=toxicity,
             attributes=attributes,
@@ -196,7 +158,7 @@ class ToxicSpec:
         if not isinstance(data, Mapping):
             raise bad_request(f"json: cannot unmarshal {go_kind(data)} into Go value of type struct")
         raw = data.get("attributes")
-        attributes = validate_attributes(self.type, raw if raw is not None else {}, base=self.attributes)
+        attributes = self.toxic_type.validate_json(raw if raw is not None else {}, base=self.attributes)
         toxicity = _toxicity(data["toxicity"]) if "toxicity" in data else self.toxicity
         return ToxicSpec(self.name, self.type, self.stream, toxicity, attributes, self.stream_spelling)
 
@@ -211,67 +173,16 @@ class ToxicSpec:
         }
 
 
-# --- toxic maths ---------------------------------------------------------------------------------------
-
-
-def latency_delay(latency_ms: float, jitter_ms: float, rng: random.Random) -> float:
-    """Seconds one chunk is held: uniform in [latency - jitter, latency + jitter), never below 0."""
-    delay = float(latency_ms)
-    if jitter_ms > 0:
-        delay += rng.random() * 2.0 * jitter_ms - jitter_ms
-    return max(0.0, delay) / 1000.0
-
-
-def bandwidth_bytes_per_second(rate_kb: float) -> float:
-    """Toxiproxy's ``rate`` is KB/s with KB = 1000 bytes (it sleeps ``len * 1ms / rate``)."""
-    return float(rate_kb) * 1000.0
-
-
-def bandwidth_slice_size(rate_kb: float) -> int:
-    """Bytes per paced slice: ~2 ms of transmission, at least one byte."""
-    return max(1, int(bandwidth_bytes_per_second(rate_kb) * BANDWIDTH_SLICE_SECONDS))
-
-
-def bandwidth_schedule(length: int, rate_kb: float, start: float) -> list[tuple[int, int, float]]:
-    """``(begin, end, release_time)`` slices for ``length`` bytes starting to transmit at ``start``.
-
-    Each slice is released when its last byte has been "transmitted" at the rate, so the delivered byte
-    count never runs ahead of ``rate * elapsed`` (never early) and the long-run rate is exact.
-    """
-    bps = bandwidth_bytes_per_second(rate_kb)
-    size = bandwidth_slice_size(rate_kb)
-    slices = []
-    begin = 0
-    while begin < length:
-        end = min(length, begin + size)
-        slices.append((begin, end, start + end / bps))
-        begin = end
-    return slices
-
-
-def slicer_cuts(length: int, average_size: int, size_variation: int, rng: random.Random) -> list[int]:
-    """Boundaries ``[0, ..., length]`` cutting a chunk into pieces of about ``average_size`` bytes.
-
-    Toxiproxy's recursive halving: a span longer than ``average_size + size_variation`` is split near its
-    middle, moved by a random offset in ``[-size_variation, size_variation)``. Unlike Toxiproxy this never
-    panics (size_variation 0) or recurses forever (average_size 0: the chunk is left whole).
-    """
-    if length <= 0:
-        return [0, max(0, length)]
-    if average_size <= 0:
-        return [0, length]
-    cuts = [0]
-    stack = [(0, length)]
-    while stack:
-        start, end = stack.pop()
-        if (end - start) - average_size <= size_variation:
-            cuts.append(end)
-            continue
-        offset = rng.randrange(-size_variation, size_variation) if size_variation > 0 else 0
-        mid = min(end - 1, max(start + 1, start + (end - start) // 2 + offset))
-        stack.append((mid, end))  # popped after the left half: cuts stay in ascending order
-        stack.append((start, mid))
-    return cuts
+def toxic_update(current: ToxicSpec, changes: Mapping[str, object]) -> dict[str, object]:
+    """The JSON update body for Python keyword changes (``toxicity=`` and attributes) of ``current``,
+    validated and converted to Toxiproxy's units first, so a typo raises before anything is sent."""
+    given = dict(changes)
+    body: dict[str, object] = {}
+    if "toxicity" in given:
+        body["toxicity"] = _toxicity(given.pop("toxicity"), go_words=False)
+    validated = current.toxic_type.validate(given, base=current.attributes)
+    body["attributes"] = {key: validated[key] for key in given}
+    return body
 
 
 __all__ = [
@@ -285,7 +196,8 @@ __all__ = [
     "bandwidth_schedule",
     "bandwidth_slice_size",
     "canonical_stream",
+    "go_kind",
     "latency_delay",
     "slicer_cuts",
-    "validate_attributes",
+    "toxic_update",
 ]

@@ -41,7 +41,7 @@ from sockharness.faults.errors import (
     ToxicNotFound,
 )
 from sockharness.faults.interface import format_address, parse_address
-from sockharness.faults.toxics import ToxicSpec
+from sockharness.faults.toxics import ToxicSpec, toxic_update
 
 TOXIPROXY_URL_ENV = "TOXIPROXY_URL"
 _PROBE_TIMEOUT = 2.0
@@ -138,37 +138,44 @@ class ToxiproxyProxy:
         name: str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
-        **attributes: int | float,
+        **attributes: int | float | str,
     ) -> str:
-        toxic_name = name or f"{type}_{stream}"
+        """Validated here first (the registry's words, units converted), then sent; an embedded-only toxic
+        is refused at once rather than silently dropped by the server."""
+        spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, **attributes)
+        spec.toxic_type.check_backend("toxiproxy")
+        spec.toxic_type.check_protocol("tcp")
+        given = {key: spec.attributes[key] for key in attributes}
         self._backend._call(
             lambda: self._client.add_toxic(
-                type=type, name=toxic_name, stream=stream, toxicity=toxicity, attributes=attributes
+                type=spec.type, name=spec.name, stream=stream, toxicity=spec.toxicity, attributes=given
             )
         )
-        return toxic_name
+        return spec.name
 
-    def update_toxic(self, name: str, **attributes: int | float) -> None:
-        """PATCH the toxic (toxiproxy-python has no update call; this uses its URL and error handling)."""
-        body: dict[str, object] = {}
-        if "toxicity" in attributes:
-            body["toxicity"] = attributes.pop("toxicity")
-        body["attributes"] = attributes
+    def update_toxic(self, name: str, **attributes: int | float | str) -> None:
+        """PATCH the toxic (toxiproxy-python has no update call; this uses its URL and error handling).
+
+        The toxic is read first: its type says which attributes exist, so a typo raises before the PATCH."""
         path = f"/proxies/{self.name}/toxics/{name}"
-        self._backend._request("PATCH", path, body, expect=200)
+        current = ToxicSpec.from_json(self._backend._request("GET", path, None, expect=200).json())
+        self._backend._request("PATCH", path, toxic_update(current, attributes), expect=200)
 
     def remove_toxic(self, name: str) -> None:
         self._backend._call(lambda: self._client.destroy_toxic(name))
 
     def toxics(self) -> list[ToxicSpec]:
         toxics = self._backend._call(self._client.toxics)
+        # Read as the HTTP API reads JSON (names it does not know are skipped, as Go's decoder does).
         return [
-            ToxicSpec(
-                name=toxic.name,
-                type=toxic.type,
-                stream=toxic.stream,
-                toxicity=float(toxic.toxicity),
-                attributes=dict(toxic.attributes),
+            ToxicSpec.from_json(
+                {
+                    "name": toxic.name,
+                    "type": toxic.type,
+                    "stream": toxic.stream,
+                    "toxicity": float(toxic.toxicity),
+                    "attributes": dict(toxic.attributes),
+                }
             )
             for toxic in toxics.values()
         ]

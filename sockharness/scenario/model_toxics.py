@@ -1,66 +1,90 @@
 """Toxiproxy toxics: a union keyed on ``type`` whose ``attributes`` are exactly Toxiproxy's JSON.
 
-Units are Toxiproxy's: latency/jitter/delay/timeout in milliseconds, bandwidth ``rate`` in KB/s (1000-byte
-units), slicer ``delay`` in microseconds, sizes in bytes. The main attribute of each type is required (a
-``latency`` toxic without ``latency`` would silently do nothing); the secondary ones default to 0 as in
-Toxiproxy.
+Built from the toxic registry (``sockharness.faults._toxic_types``): one attributes model and one toxic model
+per registry entry, so a new toxic needs no edit here. Units are Toxiproxy's (latency/jitter/delay/timeout in
+milliseconds, bandwidth ``rate`` in KB/s, slicer ``delay`` in microseconds, sizes in bytes); durations and
+sizes may also be written with a unit (``latency: 100ms``, ``delay: 1s``, ``bytes: 64KiB``), and are
+converted to those units. The main attribute of each type is required (a ``latency`` toxic without
+``latency`` would silently do nothing); the secondary ones default to 0 as in Toxiproxy. Errors use the
+registry's words, the same the Python API and the HTTP API give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, ValidatorFunctionWrapHandler, WithJsonSchema, WrapValidator
+from pydantic import (
+    Discriminator,
+    Field,
+    Tag,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+    create_model,
+    model_validator,
+)
 
+from sockharness._units import DURATION_PATTERN, SIZE_PATTERN
+from sockharness.faults._toxic_types import TOXICS, Attribute, ToxicType, Unit, parse_toxicity
 from sockharness.scenario.errors import describe_value, did_you_mean
-from sockharness.scenario.model_types import Count, StrictModel, fail, parsed_by
+from sockharness.scenario.model_types import StrictModel, fail, parsed_by
 
-__all__ = ["TOXIC_TYPES", "Toxic", "ToxicBase", "by_field", "field_tag"]
+__all__ = ["TOXIC_MODELS", "TOXIC_TYPES", "Toxic", "ToxicAttributes", "ToxicBase", "by_field", "field_tag"]
 
 
 # --- toxics ----------------------------------------------------------------------------------------
 
 
-def _check_toxicity(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ValueError(f"expected a toxicity between 0 and 1, got {describe_value(value)}")
-    return float(value)
+class ToxicAttributes(StrictModel):
+    """The attributes of one toxic type; subclasses are built from its registry entry."""
+
+    toxic: ClassVar[ToxicType]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_keys(cls, data: Any) -> Any:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise fail(f"expected a mapping of {cls.toxic.name} attributes, got {describe_value(data)}")
+        for key in data:
+            if key not in cls.toxic.attribute_names:
+                raise fail(cls.toxic.unknown_attribute_message(key), subpath=[key], at_key=True)
+        return data
 
 
-class LatencyAttributes(StrictModel):
-    latency: Count  # ms added to each chunk
-    jitter: Count = 0  # ms, +/- random
+def _attribute_schema(attribute: Attribute) -> dict[str, Any]:
+    number = {"type": "integer", "minimum": attribute.minimum}
+    unit = attribute.unit
+    if unit.seconds is not None:
+        text = {"type": "string", "pattern": DURATION_PATTERN}
+        return {"anyOf": [number, text], "description": f"{attribute.summary}: {unit.words}, or with a unit"}
+    if unit is Unit.BYTES:
+        text = {"type": "string", "pattern": SIZE_PATTERN}
+        return {"anyOf": [number, text], "description": f"{attribute.summary}: bytes, or with a unit"}
+    return {**number, "description": f"{attribute.summary}: {unit.words}"}
 
 
-class BandwidthAttributes(StrictModel):
-    rate: Count  # KB/s (1000 bytes per second units, as Toxiproxy)
+def _attribute_field(toxic: ToxicType, attribute: Attribute) -> Any:
+    def parse(value: Any) -> int:
+        return attribute.parse(value, toxic.name)
+
+    annotated = Annotated[int, parsed_by(parse), WithJsonSchema(_attribute_schema(attribute))]
+    return (annotated, ...) if attribute.required else (annotated, attribute.default)
 
 
-class SlowCloseAttributes(StrictModel):
-    delay: Count  # ms before the close is passed on
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
 
 
-class TimeoutAttributes(StrictModel):
-    timeout: Count  # ms before the connection is closed; 0 = hold data forever
-
-
-class ResetPeerAttributes(StrictModel):
-    timeout: Count  # ms before the RST; 0 = on the first data
-
-
-class SlicerAttributes(StrictModel):
-    average_size: Count  # bytes per slice
-    size_variation: Count = 0  # bytes
-    delay: Count = 0  # microseconds between slices
-
-
-class LimitDataAttributes(StrictModel):
-    bytes: Count  # bytes passed before the connection is closed
-
-
-class NoopAttributes(StrictModel):
-    """Toxiproxy's ``noop`` toxic takes no attributes: it passes data unchanged (a placeholder toxic)."""
+def _attributes_model(toxic: ToxicType) -> type[ToxicAttributes]:
+    fields = {attribute.name: _attribute_field(toxic, attribute) for attribute in toxic.attributes}
+    model: type[ToxicAttributes] = create_model(
+        f"{_camel(toxic.name)}Attributes", __base__=ToxicAttributes, __doc__=toxic.summary, **fields
+    )
+    model.toxic = toxic
+    return model
 
 
 class ToxicBase(StrictModel):
@@ -73,7 +97,7 @@ class ToxicBase(StrictModel):
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: Annotated[
         float,
-        parsed_by(_check_toxicity),
+        parsed_by(parse_toxicity),
         WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "share of connections"}),
     ] = 1.0
     attributes: StrictModel
@@ -83,56 +107,24 @@ class ToxicBase(StrictModel):
         return {key: int(value) for key, value in self.attributes.model_dump().items()}
 
 
-class LatencyToxic(ToxicBase):
-    type: Literal["latency"]
-    attributes: LatencyAttributes
+def _toxic_model(toxic: ToxicType) -> type[ToxicBase]:
+    attributes = _attributes_model(toxic)
+    required = any(attribute.required for attribute in toxic.attributes)
+    literal: Any = Literal[toxic.name]  # a Literal of a runtime value: one model per registry entry
+    model: type[ToxicBase] = create_model(
+        f"{_camel(toxic.name)}Toxic",
+        __base__=ToxicBase,
+        type=(literal, ...),
+        attributes=(attributes, ...) if required else (attributes, attributes()),
+    )
+    return model
 
 
-class BandwidthToxic(ToxicBase):
-    type: Literal["bandwidth"]
-    attributes: BandwidthAttributes
-
-
-class SlowCloseToxic(ToxicBase):
-    type: Literal["slow_close"]
-    attributes: SlowCloseAttributes
-
-
-class TimeoutToxic(ToxicBase):
-    type: Literal["timeout"]
-    attributes: TimeoutAttributes
-
-
-class ResetPeerToxic(ToxicBase):
-    type: Literal["reset_peer"]
-    attributes: ResetPeerAttributes
-
-
-class SlicerToxic(ToxicBase):
-    type: Literal["slicer"]
-    attributes: SlicerAttributes
-
-
-class LimitDataToxic(ToxicBase):
-    type: Literal["limit_data"]
-    attributes: LimitDataAttributes
-
-
-class NoopToxic(ToxicBase):
-    type: Literal["noop"]
-    attributes: NoopAttributes = NoopAttributes()
-
-
-TOXIC_TYPES: Final = (
-    "latency",
-    "bandwidth",
-    "slow_close",
-    "timeout",
-    "reset_peer",
-    "slicer",
-    "limit_data",
-    "noop",
-)
+#: One model per registry entry, keyed by toxic type.
+TOXIC_MODELS: Final[dict[str, type[ToxicBase]]] = {
+    name: _toxic_model(toxic) for name, toxic in TOXICS.items()
+}
+TOXIC_TYPES: Final = tuple(TOXIC_MODELS)
 
 
 def field_tag(field: str, known: tuple[str, ...]) -> Callable[[Any], str | None]:
@@ -165,15 +157,11 @@ def by_field(field: str, known: tuple[str, ...], what: str) -> Callable[..., Any
     return validate
 
 
-Toxic = Annotated[
-    Annotated[LatencyToxic, Tag("§latency")]
-    | Annotated[BandwidthToxic, Tag("§bandwidth")]
-    | Annotated[SlowCloseToxic, Tag("§slow_close")]
-    | Annotated[TimeoutToxic, Tag("§timeout")]
-    | Annotated[ResetPeerToxic, Tag("§reset_peer")]
-    | Annotated[SlicerToxic, Tag("§slicer")]
-    | Annotated[LimitDataToxic, Tag("§limit_data")]
-    | Annotated[NoopToxic, Tag("§noop")],
-    Discriminator(field_tag("type", TOXIC_TYPES)),
-    WrapValidator(by_field("type", TOXIC_TYPES, "toxic")),
-]
+if TYPE_CHECKING:
+    Toxic = ToxicBase
+else:
+    Toxic = Annotated[
+        Union[tuple(Annotated[model, Tag(f"§{name}")] for name, model in TOXIC_MODELS.items())],  # noqa: UP007
+        Discriminator(field_tag("type", TOXIC_TYPES)),
+        WrapValidator(by_field("type", TOXIC_TYPES, "toxic")),
+    ]
