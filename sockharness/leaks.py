@@ -264,7 +264,7 @@ class LeakTracker:
             original_start(thread)
 
         socket.socket.__init__ = tracking_init  # type: ignore[method-assign,assignment]
-        threading.Thread.start = tracking_start  # type: ignore[method-assign]
+        threading.Thread.start = tracking_start  # type: ignore[method-assign,assignment]
 
     def stop(self) -> None:
         if LeakTracker._active is self:
@@ -352,7 +352,8 @@ class LeakTracker:
     def check(self, grace: float = 1.0) -> LeakReport:
         """Report what is still open. When a leftover might still be released by another thread (a peer
         sees the client's FIN a moment after the test closed its end; a thread finishing its last line), it
-        gets ``grace`` seconds, polled on a bounded deadline; a leak made by the main thread is not waited for."""
+        gets ``grace`` seconds, polled on a bounded deadline; a leak made by the main thread is not
+        waited for."""
         if not self._leaked_sockets() and not self._leaked_threads():
             return LeakReport((), ())  # the common case: skip the full collection, it costs ~tens of ms
         gc.collect()  # an unreferenced socket is closed by collection: only what survives it is a leak

@@ -175,5 +175,8 @@ def test_a_peer_left_running_is_reported_with_its_owner(pytester: pytest.Pyteste
     result = pytester.runpytest_subprocess("--sockharness-leaks", "-p", "no:randomly")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
-        ["*harness thread 'sockharness:forgotten:*' of EchoServer 'forgotten' (created at *test_peer.py:7 in test_starts_and_forgets) still running*"]
+        [
+            "*harness thread 'sockharness:forgotten:*' of EchoServer 'forgotten' "
+            "(created at *test_peer.py:7 in test_starts_and_forgets) still running*"
+        ]
     )
