@@ -245,6 +245,9 @@ def test_several_reports_one_run_any_file_name_and_valid_pytest_junit(pytester: 
     assert failure.get("message") == expected
     pytests = _assert_xunit2((pytester.path / "pytest.xml").read_text())
     assert pytests.find(".//properties") is None  # the row's JSON stays out of the testcases
+    pytest_failure = pytests.find(".//testcase[@name='wrong-on-purpose']/failure")
+    assert pytest_failure is not None and pytest_failure.get("message") == expected
+    assert (pytest_failure.text or "").startswith("scenario 'wrong-on-purpose' failed")  # the full text
     result.stdout.fnmatch_lines(
         [
             f"::error file=test_suite.sock.yaml,line={WRONG_STEP_LINE}::"
