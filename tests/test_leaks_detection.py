@@ -180,3 +180,37 @@ def test_a_peer_left_running_is_reported_with_its_owner(pytester: pytest.Pyteste
             "(created at *test_peer.py:7 in test_starts_and_forgets) still running*"
         ]
     )
+
+
+def test_a_wider_fixture_excuses_only_what_it_opened(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_order="""
+        import socket
+        import threading
+        import pytest
+
+        KEEP = []
+        STOP = threading.Event()
+
+        @pytest.fixture
+        def function_leak():
+            KEEP.append(socket.socket())  # opened by the test's own fixture, before the session one
+
+        @pytest.fixture(scope="session")
+        def shared():
+            s = socket.socket()
+            t = threading.Thread(target=STOP.wait, daemon=True)
+            t.start()
+            yield s
+            STOP.set()
+            s.close()
+
+        def test_uses_both(function_leak, shared):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--sockharness-leaks", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*1 socket(s), 0 thread(s) left open*", "*created at *test_order.py:10 in function_leak*"]
+    )
