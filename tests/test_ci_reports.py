@@ -119,6 +119,12 @@ def test_report_spec_without_a_known_format_is_refused_with_the_choices(given: s
         parse_report_spec(given)
 
 
+def test_only_markdown_reports_append() -> None:
+    assert parse_report_spec("md:/tmp/summary", append=True) == ReportSpec("md", "/tmp/summary", append=True)
+    with pytest.raises(ValueError, match=r"^--report-append r\.xml: only Markdown reports can be appended"):
+        parse_report_spec("r.xml", append=True)
+
+
 HOSTILE = "<script>alert(1)</script> *a* _b_ | [link](http://evil.example) `tick` www.evil.example"
 
 
@@ -268,14 +274,21 @@ def test_append_mode_adds_a_report_per_run_and_refuses_json(pytester: pytest.Pyt
     summary.write_text("## earlier step\n")
     for _ in range(2):
         pytester.runpytest(
-            "-p", "no:randomly", "--sockharness-report", f"md:{summary}", "--sockharness-report-append"
+            "-p",
+            "no:randomly",
+            "--sockharness-report-append",
+            f"md:{summary}",
+            "--sockharness-report",
+            "r.xml",
         )
     text = summary.read_text()
     assert text.startswith("## earlier step\n")
     assert text.count("# Socket behaviour conformance") == 2
-    refused = pytester.runpytest("--sockharness-report", "r.json", "--sockharness-report-append")
+    assert ET.parse(pytester.path / "r.xml").getroot().tag == "testsuites"  # replaced: still one document
+    refused = pytester.runpytest("--sockharness-report-append", "r.json")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
-    assert "only Markdown reports can be appended to" in refused.stderr.str()
+    expected = "--sockharness-report-append r.json: only Markdown reports can be appended to"
+    assert expected in refused.stderr.str()
 
 
 def test_schema_file_itself_when_available() -> None:

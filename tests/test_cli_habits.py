@@ -190,3 +190,28 @@ def test_xdist_missing_is_one_sentence_naming_the_extra(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         "sockharness run: -n needs pytest-xdist, which is not installed: pip install 'sockharness[xdist]'"
     )
+
+
+def test_run_writes_several_reports_and_appends_to_the_step_summary(tmp_path: Path) -> None:
+    scenario = _write(tmp_path / "s.yaml", GOOD)
+    summary = tmp_path / "step_summary_0a1b"  # no suffix, like $GITHUB_STEP_SUMMARY
+    summary.write_text("## an earlier step\n")
+    done = _sockharness(
+        "run",
+        str(scenario),
+        "--report-append",
+        f"md:{summary}",
+        "--report",
+        "junit:results.xml",
+        "--report",
+        "rows.json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert summary.read_text().startswith("## an earlier step\n\n# Socket behaviour conformance")
+    suite = ET.parse(tmp_path / "results.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "2"
+    assert (tmp_path / "rows.json").read_text().startswith("{")
+    refused = _sockharness("run", str(scenario), "--report-append", "rows.json", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "only Markdown reports can be appended to" in refused.stderr

@@ -42,18 +42,33 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 @dataclass(frozen=True)
 class ReportSpec:
-    """One ``--report``: where it goes and in which format."""
+    """One ``--report`` (or ``--report-append``): where it goes, in which format, added to or replacing."""
 
     format: str
     path: str
+    append: bool = False
 
 
-def parse_report_spec(text: str) -> ReportSpec:
-    """``md:PATH``, ``json:PATH``, ``junit:PATH``, or a bare PATH whose suffix names the format."""
+def parse_report_spec(text: str, *, append: bool = False) -> ReportSpec:
+    """``md:PATH``, ``json:PATH``, ``junit:PATH``, or a bare PATH whose suffix names the format.
+
+    ``append`` (``--report-append``) is for Markdown only: a second JSON or XML document added to a file
+    would make the whole file invalid."""
+    option = "--report-append" if append else "--report"
+    spec = _spec(text, option)
+    if append and spec.format != "md":
+        raise ValueError(
+            f"{option} {text}: only Markdown reports can be appended to (a second {spec.format} document "
+            "in one file is not valid); use --report to replace the file"
+        )
+    return ReportSpec(spec.format, spec.path, append)
+
+
+def _spec(text: str, option: str) -> ReportSpec:
     prefix, sep, rest = text.partition(":")
     if sep and prefix in REPORT_FORMATS:
         if not rest:
-            raise ValueError(f"--report {text}: no path after {prefix!r}")
+            raise ValueError(f"{option} {text}: no path after {prefix!r}")
         return ReportSpec(prefix, rest)
     lowered = text.lower()
     for suffix, name in _SUFFIXES.items():
@@ -61,7 +76,7 @@ def parse_report_spec(text: str) -> ReportSpec:
             return ReportSpec(name, text)
     known = ", ".join(f"{name}:PATH" for name in REPORT_FORMATS)
     raise ValueError(
-        f"--report {text}: say the format ({known}) or use a file name ending in .md, .json or .xml"
+        f"{option} {text}: say the format ({known}) or use a file name ending in .md, .json or .xml"
     )
 
 

@@ -61,13 +61,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         help="also write the conformance table to PATH (repeatable); FORMAT is md, json or junit, or "
-        "follows from a .md/.json/.xml suffix, e.g. --report md:$GITHUB_STEP_SUMMARY --report-append",
+        "follows from a .md/.json/.xml suffix, e.g. --report junit:results.xml",
     )
     parser.add_argument(
         "--report-append",
-        action="store_true",
-        default=False,
-        help="append Markdown reports to their files instead of replacing them",
+        metavar="[md:]PATH",
+        action="append",
+        default=None,
+        help="like --report, but add the Markdown table to the end of PATH (repeatable), "
+        "e.g. --report-append md:$GITHUB_STEP_SUMMARY",
     )
     _add_annotations_option(parser)
     parser.add_argument("--seed", type=int, default=None, help="replay a run with this seed")
@@ -132,11 +134,12 @@ def split_run_arguments(namespace: argparse.Namespace) -> tuple[argparse.Namespa
     late.add_argument("paths", nargs="*")
     parsed = late.parse_intermixed_args(before)
     merged = argparse.Namespace(**vars(namespace))
-    for key in ("netns", "backend", "report_append", "annotations", "seed"):
+    for key in ("netns", "backend", "annotations", "seed"):
         value = getattr(parsed, key)
         if value not in (None, False):
             setattr(merged, key, value)
     merged.report = [*(namespace.report or []), *(parsed.report or [])]
+    merged.report_append = [*(namespace.report_append or []), *(parsed.report_append or [])]
     return merged, list(parsed.paths), pytest_args
 
 
@@ -241,8 +244,8 @@ def build_pytest_args(
         args += ["--sockharness-backend", options.backend]
     for report in options.report or []:
         args += ["--sockharness-report", report]
-    if getattr(options, "report_append", False):
-        args.append("--sockharness-report-append")
+    for report in getattr(options, "report_append", None) or []:
+        args += ["--sockharness-report-append", report]
     if getattr(options, "annotations", None):
         args += ["--sockharness-annotations", options.annotations]
     if options.seed is not None:
