@@ -178,6 +178,7 @@ def test_builtin_run_honours_the_project_config_and_writes_no_cache_beside_the_s
 
 def test_xdist_missing_is_one_sentence_naming_the_extra(tmp_path: Path) -> None:
     assert xdist_problem(["-k", "x"]) is None
+    assert xdist_problem(["-n", "2"]) is None  # installed here (dev extra)
     code = (
         "import sys; sys.modules['xdist'] = None\n"  # as if pytest-xdist were not installed
         "from sockharness.cli import main\n"
@@ -215,3 +216,21 @@ def test_run_writes_several_reports_and_appends_to_the_step_summary(tmp_path: Pa
     refused = _sockharness("run", str(scenario), "--report-append", "rows.json", cwd=tmp_path)
     assert refused.returncode == 2
     assert "only Markdown reports can be appended to" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["-n", "2"], "-n"),
+        (["-n2"], "-n"),
+        (["--numprocesses=auto"], "--numprocesses"),
+        (["--dist", "load"], "--dist"),
+    ],
+)
+def test_xdist_options_are_recognised(monkeypatch: pytest.MonkeyPatch, args: list[str], named: str) -> None:
+    monkeypatch.setitem(sys.modules, "xdist", None)  # find_spec then says: not installed
+    install = "pip install 'sockharness[xdist]'"
+    assert (
+        xdist_problem(args)
+        == f"sockharness run: {named} needs pytest-xdist, which is not installed: {install}"
+    )

@@ -157,7 +157,16 @@ class _RunCounter:
             self.ran += 1
 
 
-_PYTEST_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+# pytest's own search order; the first four configure pytest whatever they hold.
+_PYTEST_CONFIG_FILES = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
 _XDIST_OPTIONS = ("-n", "--numprocesses", "--maxprocesses", "--dist", "-d", "--tx")
 _SKIPPED_FOLDERS = frozenset({"venv", "node_modules", "__pycache__", "site-packages"})
 
@@ -168,7 +177,7 @@ XDIST_MISSING = (
 
 def _is_pytest_config(path: Path) -> bool:
     """pytest's own rule: which of the files it looks for actually configure pytest."""
-    if path.name in ("pytest.ini", ".pytest.ini"):
+    if path.name in _PYTEST_CONFIG_FILES[:4]:
         return True
     try:
         text = path.read_text(encoding="utf-8")
@@ -202,7 +211,8 @@ def xdist_problem(extra: Sequence[str]) -> str | None:
     )
     if asked is None or importlib.util.find_spec("xdist") is not None:
         return None
-    return XDIST_MISSING.format(option=asked.split("=", 1)[0][:2] if asked.startswith("-n") else asked)
+    name = asked.split("=", 1)[0]
+    return XDIST_MISSING.format(option="-n" if re.fullmatch(r"-n\d*", name) else name)
 
 
 def build_pytest_args(
