@@ -87,12 +87,12 @@ def test_cli_run_arguments_split_at_double_dash() -> None:
     assert paths == ["a.yaml", "dir"]
     assert extra == ["-k", "x", "-n", "2", "--report", "q"]
     assert options.netns is True
-    assert options.report is None  # the --report after `--` belongs to pytest
+    assert options.report == []  # the --report after `--` belongs to pytest
 
 
 def test_cli_run_options_before_and_after_paths() -> None:
     options, paths, extra = _parse("--backend", "toxiproxy", "x.yaml", "--report", "t.md", "--seed", "9")
-    assert (options.backend, options.report, options.seed) == ("toxiproxy", "t.md", 9)
+    assert (options.backend, options.report, options.seed) == ("toxiproxy", ["t.md"], 9)
     assert paths == ["x.yaml"] and extra == []
 
 

@@ -137,8 +137,8 @@ def test_report_file_serial_and_xdist(
         assert text.startswith("# Socket behaviour conformance")
         assert "Run seed: `77`" in text
         assert (
-            "| connect_ex reports a refusal as ECONNREFUSED | `connect_ex` | passed | "
-            f"connect_ex returned {errno.ECONNREFUSED} |" in text
+            "| connect\\_ex reports a refusal as ECONNREFUSED | connect\\_ex | passed | "
+            f"connect\\_ex returned {errno.ECONNREFUSED} |" in text
         )
         assert "this expectation is wrong \\| with a pipe" in text
 
@@ -147,7 +147,8 @@ def test_report_rejects_an_unknown_suffix(pytester: pytest.Pytester, monkeypatch
     _suite(pytester, monkeypatch)
     result = pytester.runpytest("--sockharness-report", "table.txt")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "must end in .md or .json" in result.stderr.str()
+    assert "say the format (md:PATH, json:PATH, junit:PATH)" in result.stderr.str()
+    assert "a file name ending in .md, .json or .xml" in result.stderr.str()
 
 
 def _row(method: str, scenario: str, result: str = "passed") -> TableRow:
@@ -170,7 +171,7 @@ def test_report_renderers_are_pure_and_sorted() -> None:
     assert render_text_table([])[-1] == "no scenarios ran"
     assert json.loads(render_json(rows, seed=5))["summary"] == {"failed": 1, "passed": 2}
     assert render_markdown(rows).count("\n| ") == 4  # header + 3 rows
-    with pytest.raises(ValueError, match=r"\.md or \.json"):
+    with pytest.raises(ValueError, match=r"ending in \.md, \.json or \.xml"):
         render_report("x.csv", rows)
 
 

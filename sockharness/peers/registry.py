@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
+from sockharness.leaks import register_harness_thread
+
 __all__ = ["Registry", "SocketRecord", "StoppablePeer", "ThreadRecord", "default_registry"]
 
 _PRUNE_EVERY = 64
@@ -150,8 +152,10 @@ class Registry:
 
     def track_thread(self, thread: threading.Thread, stop: threading.Event | None, origin: str) -> None:
         """Register ``thread``; ``stop`` (if given) is set first at teardown to ask it to finish."""
+        entry = _ThreadEntry(thread, stop, origin, _caller_location())
         with self._lock:
-            self._threads.append(_ThreadEntry(thread, stop, origin, _caller_location()))
+            self._threads.append(entry)
+        register_harness_thread(thread, f"{origin} (created at {entry.created_at})")
 
     def track_peer(self, peer: StoppablePeer, origin: str) -> None:
         """Register a peer whose own ``stop()`` runs before the generic socket/thread cleanup (an extension

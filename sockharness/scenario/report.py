@@ -8,6 +8,7 @@ controller without any shared state.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -73,6 +74,10 @@ class TableRow:
     scenario: str
     file: str
     duration: float
+    line: int | None = None
+    """The failing step's line when it failed, else the scenario's line (for CI annotations)."""
+    details: str = ""
+    """The full failure text (step, expected, observed, peers) when it failed or errored."""
 
 
 def row_from_result(result: ScenarioResult, status: str | None = None) -> TableRow:
@@ -125,12 +130,31 @@ def render_text_table(rows: Sequence[TableRow], width: int = 160) -> list[str]:
     return lines
 
 
-def _md_cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+# Every ASCII punctuation character that Markdown or HTML could read as markup: escaped, each renders as
+# itself. ``:`` and ``@`` too, or GitHub turns a bare ``http://…`` or an e-mail address into a link.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~:@&])")
+_MD_WWW = re.compile(r"(?i)\b(www)\.")
+
+
+def md_text(text: str) -> str:
+    """``text`` as one line of Markdown that renders literally: no HTML, emphasis, links or table breaks."""
+    flat = " ".join(text.split())
+    return _MD_WWW.sub(r"\1\\.", _MD_SPECIAL.sub(r"\\\1", flat))
+
+
+_FAILED_FIRST = (FAILED, ERROR, XPASSED)
+
+
+def failures_first(rows: Iterable[TableRow]) -> list[TableRow]:
+    """What needs attention on top (failed, error, xpassed), each group in the reference order."""
+    ordered = sorted_rows(rows)
+    return [r for r in ordered if r.result in _FAILED_FIRST] + [
+        r for r in ordered if r.result not in _FAILED_FIRST
+    ]
 
 
 def render_markdown(rows: Sequence[TableRow], seed: int | None = None) -> str:
-    ordered = sorted_rows(rows)
+    ordered = failures_first(rows)
     out = ["# Socket behaviour conformance", ""]
     if seed is not None:
         out += [f"Run seed: `{seed}` (replay with `--sockharness-seed {seed}`).", ""]
@@ -139,8 +163,8 @@ def render_markdown(rows: Sequence[TableRow], seed: int | None = None) -> str:
     out += ["| behaviour | method | result | observed | scenario |", "|---|---|---|---|---|"]
     for row in ordered:
         out.append(
-            f"| {_md_cell(row.behaviour)} | `{_md_cell(row.method)}` | {row.result} | "
-            f"{_md_cell(row.observed)} | `{_md_cell(row.scenario)}` ({_md_cell(row.file)}) |"
+            f"| {md_text(row.behaviour)} | {md_text(row.method)} | {md_text(row.result)} | "
+            f"{md_text(row.observed)} | {md_text(row.scenario)} ({md_text(row.file)}) |"
         )
     return "\n".join(out) + "\n"
 
@@ -156,10 +180,12 @@ def render_json(rows: Sequence[TableRow], seed: int | None = None) -> str:
 
 
 def render_report(path: str, rows: Sequence[TableRow], seed: int | None = None) -> str:
-    """Text of the report file for ``path``: JSON for ``.json``, Markdown for ``.md``."""
-    lowered = path.lower()
-    if lowered.endswith(".json"):
+    """Text of the report for ``path``: ``md:``/``json:``/``junit:`` prefix, or ``.md``/``.json``/``.xml``."""
+    from sockharness.scenario._report_formats import parse_report_spec, render_junit
+
+    spec = parse_report_spec(path)
+    if spec.format == "json":
         return render_json(rows, seed)
-    if lowered.endswith((".md", ".markdown")):
-        return render_markdown(rows, seed)
-    raise ValueError(f"--sockharness-report {path!r}: the file name must end in .md or .json")
+    if spec.format == "junit":
+        return render_junit(sorted_rows(rows), seed)
+    return render_markdown(rows, seed)
