@@ -3,13 +3,21 @@
 YAML is composed with PyYAML's SafeLoader into nodes (which carry positions) and turned into plain data
 here, so nothing but str/int/float/bool/null/list/dict is ever constructed, duplicate keys are refused,
 and each key path remembers where it was written. Pydantic errors and the cross-reference checks are
-then mapped back to those positions.
+then mapped back to those positions, and the positions stay with the model in a :class:`LoadedFile`, so
+collection, the runner's failure messages and the Python API never parse the file a second time.
+
+The work is bounded before it starts: the file's size is checked before a byte is parsed
+(:data:`DEFAULT_MAX_BYTES`), and a cheap event scan refuses deep nesting and too many values before the
+node tree is built.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import re
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -22,7 +30,20 @@ from sockharness.scenario.errors import KeyPath, Problem, ScenarioError, describ
 from sockharness.scenario.model import Scenario, ScenarioFile
 from sockharness.scenario.model_refs import Reference, check_references, check_scenario_references
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "load_file", "load_text"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "LoadedFile",
+    "load_file",
+    "load_path",
+    "load_source",
+    "load_text",
+]
+
+#: Scenario files are hand-written: the largest built-in one is ~40 KiB. 4 MiB leaves room for generated
+#: files while keeping the worst accepted file to seconds and tens of MiB (see the bounds test).
+DEFAULT_MAX_BYTES: Final = 4 * 1024 * 1024
 
 #: Deeper nesting than this is never a scenario; refusing it keeps recursion bounded.
 MAX_DEPTH: Final = 64
@@ -184,13 +205,20 @@ def _syntax_mark(error: yaml.YAMLError, text: str) -> _Mark | None:
     return None
 
 
-def _check_depth(text: str, file: str, lines: Sequence[str]) -> None:
-    """Refuse deep nesting before composing: PyYAML's composer recurses, its parser does not."""
+def _prescan(text: str, file: str, lines: Sequence[str]) -> None:
+    """Refuse deep nesting and too many values before composing: PyYAML's composer recurses and keeps
+    every node with two marks in memory, while this event scan (libyaml's parser) keeps nothing."""
     scanner = _LOADER(text)
     depth = 0
+    nodes = 0
     try:
         while scanner.check_event():
             event = scanner.get_event()
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_VALUES:
+                    message = f"the document holds more than {MAX_VALUES} values"
+                    raise ScenarioError([_problem(file, lines, event.start_mark, (), message)])
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -210,7 +238,7 @@ def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document
     except yaml.YAMLError as error:
         problem = _problem(file, lines, _syntax_mark(error, text), (), _syntax_message(error))
         raise ScenarioError([problem]) from None
-    _check_depth(text, file, lines)
+    _prescan(text, file, lines)
     try:
         try:
             node = loader.get_single_node()
@@ -351,6 +379,67 @@ def _finish(problems: list[Problem]) -> ScenarioError:
     return ScenarioError(unique)
 
 
+#: The sentences ``StrictModel`` raises for a key it does not know (pointing at the key).
+_UNKNOWN_KEY_MESSAGES: Final = ("unknown key ", "expected a text key")
+
+
+def _unknown_key(error: ErrorDetails) -> KeyPath | None:
+    """The path of the key an "unknown key" error names, or None for any other error."""
+    context: dict[str, Any] = dict(error.get("ctx") or {})
+    if error["type"] != "sockharness" or not context.get("at_key"):
+        return None
+    if not str(context.get("detail", "")).startswith(_UNKNOWN_KEY_MESSAGES):
+        return None
+    subpath = list(context.get("subpath", []))
+    if len(subpath) != 1:
+        return None
+    parts = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("§"))]
+    return (*parts, *subpath)
+
+
+def _remove(data: Any, path: KeyPath) -> bool:
+    """Delete the mapping key at ``path`` from ``data``; False when the path does not lead there."""
+    container = data
+    for part in path[:-1]:
+        in_mapping = isinstance(container, dict) and part in container
+        in_list = isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
+        if not (in_mapping or in_list):
+            return False
+        container = container[part]
+    if isinstance(container, dict) and path[-1] in container:
+        del container[path[-1]]
+        return True
+    return False
+
+
+def _error_path(error: ErrorDetails) -> KeyPath:
+    """The key path an error is about (its location plus the sub-keys a model validator named)."""
+    parts: list[str | int] = [
+        part for part in error["loc"] if not (isinstance(part, str) and part.startswith("§"))
+    ]
+    if parts and parts[-1] == "[key]":
+        parts.pop()
+    if error["type"] == "sockharness":
+        parts.extend(dict(error.get("ctx") or {}).get("subpath", []))
+    return tuple(parts)
+
+
+def _caused_by_removal(error: ErrorDetails, removed: set[KeyPath]) -> bool:
+    """Whether an error found after setting unknown keys aside may only be an echo of that removal.
+
+    A missing key that a set-aside key resembles (``descripton`` for ``description``) repeats the
+    unknown-key problem in other words, and so may a complaint about the emptied mapping as a whole
+    ("a matcher needs at least one operator"); both are left out. Errors inside the mapping's other
+    values are kept.
+    """
+    path = _error_path(error)
+    parents = {removed_path[:-1] for removed_path in removed}
+    if error["type"] == "missing" and path:
+        parent, missing = path[:-1], path[-1]
+        return any(known[:-1] == parent and did_you_mean(known[-1], [str(missing)]) for known in removed)
+    return path in parents
+
+
 def _references_of_sound_scenarios(data: dict[Any, Any]) -> list[Reference]:
     """When some scenarios of a file are malformed, still check the names used in the sound ones, so one
     run reports everything that can be known."""
@@ -367,8 +456,113 @@ def _references_of_sound_scenarios(data: dict[Any, Any]) -> list[Reference]:
     return references
 
 
-def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
-    """Parse and validate scenario YAML; raise :class:`ScenarioError` listing every problem found."""
+@dataclass
+class _Validated:
+    model: ScenarioFile | None
+    problems: list[Problem]
+
+
+def _validate(data: dict[Any, Any], document: _Document, file: str, lines: Sequence[str]) -> _Validated:
+    """Validate the whole file, reporting every problem at every level in one pass.
+
+    A strict model stops at its first unknown key, so a misspelt ``descripton:`` would hide every error in
+    that scenario's peers and steps. Each round therefore sets the unknown keys aside (in a copy) and
+    validates again, until no new unknown key turns up; the problems of every round are kept. The rounds
+    are bounded by the nesting depth, and a valid file takes exactly one.
+    """
+    problems: list[Problem] = []
+    removed: set[KeyPath] = set()
+    current = data
+    for _ in range(MAX_DEPTH + 1):
+        try:
+            model = ScenarioFile.model_validate(current)
+        except ValidationError as error:
+            details = [
+                detail
+                for detail in error.errors(include_url=False)
+                if not _caused_by_removal(detail, removed)
+            ]
+            problems += _translate(details, document, file, lines)
+            unknown = [path for detail in details if (path := _unknown_key(detail)) is not None]
+            fresh = [path for path in unknown if path not in removed]
+            if current is data and fresh:
+                current = copy.deepcopy(data)
+            progressed = False
+            for path in fresh:
+                removed.add(path)
+                progressed = _remove(current, path) or progressed
+            if progressed:
+                continue
+            references = _references_of_sound_scenarios(current)
+            problems += [
+                _located(file, lines, document, reference.path, reference.at_key, reference.message)
+                for reference in references
+            ]
+            return _Validated(None, problems)
+        problems += [
+            _located(file, lines, document, reference.path, reference.at_key, reference.message)
+            for reference in check_references(model)
+        ]
+        return _Validated(None if problems else model, problems)
+    return _Validated(None, problems)  # pragma: no cover - each round removes a level of unknown keys
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """One scenario file, loaded once: the validated model plus the line each part was written on.
+
+    ``locate`` and ``lines`` are what the runner needs to quote a failed step (``file:line`` and the
+    source line), so nothing downstream reads or parses the file again.
+    """
+
+    #: The file's name as messages show it (as given, or rootdir-relative under pytest).
+    path: str
+    model: ScenarioFile
+    #: The source text split into lines (without line ends).
+    lines: list[str]
+    #: 1-based line of every value written in the file, by key path.
+    positions: Mapping[KeyPath, int] = field(repr=False, compare=False)
+
+    @property
+    def scenarios(self) -> list[Scenario]:
+        return list(self.model.scenarios)
+
+    def locate(self, path: KeyPath) -> int | None:
+        """The line of ``path``, or of its nearest written ancestor (a shorthand has no sub-keys)."""
+        probe = path
+        while True:
+            line = self.positions.get(probe)
+            if line is not None:
+                return line
+            if not probe:
+                return None
+            probe = probe[:-1]
+
+    def scenario(self, name: str) -> tuple[int, Scenario]:
+        """The position and model of the scenario called ``name``; KeyError lists the known names."""
+        for index, scenario in enumerate(self.model.scenarios):
+            if scenario.name == name:
+                return index, scenario
+        known = ", ".join(scenario.name for scenario in self.model.scenarios)
+        raise KeyError(f"{self.path}: no scenario named {name!r} (scenarios: {known})")
+
+
+def _too_big(file: str, size: int, max_bytes: int) -> ScenarioError:
+    message = (
+        f"the file is {size} bytes, more than the {max_bytes}-byte limit for scenario files "
+        "(checked before parsing; raise it with max_bytes=, the ini option "
+        "sockharness_scenario_max_bytes, or the command's --max-bytes)"
+    )
+    return ScenarioError([Problem(file, 0, 0, (), message)])
+
+
+def load_source(text: str, filename: str = "<text>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedFile:
+    """Parse and validate scenario YAML once; raise :class:`ScenarioError` listing every problem found."""
+    if len(text) > max_bytes:  # each character is at least one byte: no need to encode a huge text
+        raise _too_big(filename, len(text), max_bytes)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise _too_big(filename, size, max_bytes)
     lines = text.splitlines()
     data, document = _compose(text, filename, lines)
     if not isinstance(data, dict):
@@ -384,36 +578,40 @@ def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
             ]
         )
     try:
-        model = ScenarioFile.model_validate(data)
-    except ValidationError as error:
-        problems = _translate(error.errors(include_url=False), document, filename, lines)
-        problems += [
-            _located(filename, lines, document, reference.path, reference.at_key, reference.message)
-            for reference in _references_of_sound_scenarios(data)
-        ]
-        raise _finish(problems) from None
+        validated = _validate(data, document, filename, lines)
     except RecursionError:
         raise ScenarioError(
             [Problem(filename, 0, 0, (), f"nested more than {MAX_DEPTH} levels deep")]
         ) from None
-    problems = [
-        _located(filename, lines, document, reference.path, reference.at_key, reference.message)
-        for reference in check_references(model)
-    ]
-    if problems:
-        raise _finish(problems)
-    return model
+    if validated.model is None:
+        raise _finish(validated.problems)
+    positions = {path: mark.line + 1 for path, mark in document.values.items()}
+    return LoadedFile(filename, validated.model, lines, positions)
 
 
-def load_file(path: str | Path) -> ScenarioFile:
-    """Read and load one scenario file (UTF-8; a BOM is tolerated)."""
-    file = str(path)
+def _read(path: Path, file: str, max_bytes: int) -> bytes:
+    """The file's bytes, refusing a file over ``max_bytes`` before reading it (and never reading more
+    than ``max_bytes + 1`` bytes, should it be a pipe or still growing)."""
     try:
-        raw = Path(path).read_bytes()
+        with path.open("rb") as stream:
+            status = os.fstat(stream.fileno())
+            if stat.S_ISREG(status.st_mode) and status.st_size > max_bytes:
+                raise _too_big(file, status.st_size, max_bytes)
+            raw = stream.read(max_bytes + 1)
     except OSError as error:
         raise ScenarioError(
             [Problem(file, 0, 0, (), f"cannot read the file: {error.strerror or error}")]
         ) from None
+    if len(raw) > max_bytes:
+        raise _too_big(file, len(raw), max_bytes)
+    return raw
+
+
+def load_path(path: str | Path, *, name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedFile:
+    """Read and load one scenario file (UTF-8; a BOM is tolerated). ``name`` is how messages name the
+    file (default: ``path`` as given)."""
+    file = str(path) if name is None else name
+    raw = _read(Path(path), file, max_bytes)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -421,4 +619,14 @@ def load_file(path: str | Path) -> ScenarioFile:
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
         message = f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded"
         raise ScenarioError([Problem(file, line, column, (), message)]) from None
-    return load_text(text, file)
+    return load_source(text, file, max_bytes=max_bytes)
+
+
+def load_text(text: str, filename: str = "<text>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> ScenarioFile:
+    """Parse and validate scenario YAML; raise :class:`ScenarioError` listing every problem found."""
+    return load_source(text, filename, max_bytes=max_bytes).model
+
+
+def load_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ScenarioFile:
+    """Read and load one scenario file (UTF-8; a BOM is tolerated)."""
+    return load_path(path, max_bytes=max_bytes).model
