@@ -39,16 +39,32 @@ __all__ = [
     "load_path",
     "load_source",
     "load_text",
+    "value_limit",
 ]
 
-#: Scenario files are hand-written: the largest built-in one is ~40 KiB. 4 MiB leaves room for generated
-#: files while keeping the worst accepted file to seconds and tens of MiB (see the bounds test).
+_RAISE_HINT: Final = (
+    " (checked before loading; raise the size limit, which raises this one with it, with max_bytes=, "
+    "the ini option sockharness_scenario_max_bytes, or the command's --max-bytes)"
+)
+
+#: Scenario files are written by hand: the largest built-in one is 15 KB. 4 MiB leaves room for
+#: generated files; what the largest accepted file costs is stated and tested in test_scenario_loader_bounds.
 DEFAULT_MAX_BYTES: Final = 4 * 1024 * 1024
 
 #: Deeper nesting than this is never a scenario; refusing it keeps recursion bounded.
 MAX_DEPTH: Final = 64
-#: Values after expanding aliases ("billion laughs" protection); real files hold a few thousand.
-MAX_VALUES: Final = 200_000
+#: Values (after expanding aliases: "billion laughs" protection) in a file under the default size limit.
+#: The largest built-in file holds 1,307. Loading costs about 0.1 ms and 1 KiB of memory per value,
+#: so this, not the byte count, bounds the work for a dense file.
+MAX_VALUES: Final = 50_000
+#: A raised size limit raises the value limit with it: one value per this many bytes.
+_BYTES_PER_VALUE: Final = 80
+
+
+def value_limit(max_bytes: int) -> int:
+    """How many values a file may hold under the size limit ``max_bytes`` (never fewer than MAX_VALUES)."""
+    return max(MAX_VALUES, max_bytes // _BYTES_PER_VALUE)
+
 
 #: libyaml's loader when PyYAML was built with it (about 14x faster, same nodes and marks), else pure Python.
 _Loader = yaml.SafeLoader | yaml.CSafeLoader
@@ -97,18 +113,30 @@ class _Document:
     values: dict[KeyPath, _Mark] = field(default_factory=dict)
     keys: dict[KeyPath, _Mark] = field(default_factory=dict)
     count: int = 0
+    #: A misspelt key validated under the name it was surely meant as: that path -> the path written.
+    renamed: dict[KeyPath, KeyPath] = field(default_factory=dict)
+
+    def written(self, path: KeyPath) -> KeyPath:
+        """``path`` as it appears in the file (undoing a rename of one of its keys)."""
+        if self.renamed:
+            for end in range(len(path), 0, -1):
+                written = self.renamed.get(path[:end])
+                if written is not None:
+                    return (*written, *path[end:])
+        return path
 
 
 class _Builder:
-    def __init__(self, loader: _Loader) -> None:
+    def __init__(self, loader: _Loader, limit: int) -> None:
         self.loader = loader
+        self.limit = limit
         self.document = _Document()
         self.active: set[int] = set()
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int = 0) -> Any:
         self.document.count += 1
-        if self.document.count > MAX_VALUES:
-            raise _Refused(node.start_mark, path, f"the document expands to more than {MAX_VALUES} values")
+        if self.document.count > self.limit:
+            raise _Refused(node.start_mark, path, f"the document expands to more than {self.limit} values")
         if depth > MAX_DEPTH:
             raise _Refused(node.start_mark, path, f"nested more than {MAX_DEPTH} levels deep")
         self.document.values.setdefault(path, node.start_mark)
@@ -205,7 +233,7 @@ def _syntax_mark(error: yaml.YAMLError, text: str) -> _Mark | None:
     return None
 
 
-def _prescan(text: str, file: str, lines: Sequence[str]) -> None:
+def _prescan(text: str, file: str, lines: Sequence[str], limit: int) -> None:
     """Refuse deep nesting and too many values before composing: PyYAML's composer recurses and keeps
     every node with two marks in memory, while this event scan (libyaml's parser) keeps nothing."""
     scanner = _LOADER(text)
@@ -216,8 +244,8 @@ def _prescan(text: str, file: str, lines: Sequence[str]) -> None:
             event = scanner.get_event()
             if isinstance(event, yaml.NodeEvent):
                 nodes += 1
-                if nodes > MAX_VALUES:
-                    message = f"the document holds more than {MAX_VALUES} values"
+                if nodes > limit:
+                    message = f"the document holds more than {limit} values{_RAISE_HINT}"
                     raise ScenarioError([_problem(file, lines, event.start_mark, (), message)])
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
@@ -232,13 +260,13 @@ def _prescan(text: str, file: str, lines: Sequence[str]) -> None:
         scanner.dispose()
 
 
-def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document]:
+def _compose(text: str, file: str, lines: Sequence[str], limit: int) -> tuple[Any, _Document]:
     try:
         loader = _LOADER(text)  # the reader checks every character up front
     except yaml.YAMLError as error:
         problem = _problem(file, lines, _syntax_mark(error, text), (), _syntax_message(error))
         raise ScenarioError([problem]) from None
-    _prescan(text, file, lines)
+    _prescan(text, file, lines, limit)
     try:
         try:
             node = loader.get_single_node()
@@ -264,7 +292,7 @@ def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document
                     )
                 ]
             )
-        builder = _Builder(loader)
+        builder = _Builder(loader, limit)
         try:
             data = builder.build(node, ())
         except _Refused as refused:
@@ -331,6 +359,7 @@ def _describe_error(error: ErrorDetails) -> tuple[str, list[str | int], bool]:
 def _locate(document: _Document, path: KeyPath, at_key: bool) -> tuple[_Mark | None, KeyPath]:
     """The mark for ``path`` and the path as written: a shorthand (``close: c``) has no ``close.socket``,
     so the nearest written ancestor stands in for it."""
+    path = document.written(path)
     if at_key and path in document.keys:
         return document.keys[path], path
     probe = path
@@ -381,35 +410,51 @@ def _finish(problems: list[Problem]) -> ScenarioError:
 
 #: The sentences ``StrictModel`` raises for a key it does not know (pointing at the key).
 _UNKNOWN_KEY_MESSAGES: Final = ("unknown key ", "expected a text key")
+_SUGGESTION = re.compile(r"\(did you mean '([^']*)'\?\)")
 
 
-def _unknown_key(error: ErrorDetails) -> KeyPath | None:
-    """The path of the key an "unknown key" error names, or None for any other error."""
+@dataclass(frozen=True)
+class _UnknownKey:
+    path: KeyPath
+    #: The key the did-you-mean hint names, if any.
+    meant: str | None
+
+
+def _unknown_key(error: ErrorDetails) -> _UnknownKey | None:
+    """The key an "unknown key" error names (and the key it was probably meant as), else None."""
     context: dict[str, Any] = dict(error.get("ctx") or {})
     if error["type"] != "sockharness" or not context.get("at_key"):
         return None
-    if not str(context.get("detail", "")).startswith(_UNKNOWN_KEY_MESSAGES):
+    detail = str(context.get("detail", ""))
+    if not detail.startswith(_UNKNOWN_KEY_MESSAGES):
         return None
     subpath = list(context.get("subpath", []))
     if len(subpath) != 1:
         return None
     parts = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("§"))]
-    return (*parts, *subpath)
+    suggestion = _SUGGESTION.search(detail)
+    return _UnknownKey((*parts, *subpath), suggestion[1] if suggestion else None)
 
 
-def _remove(data: Any, path: KeyPath) -> bool:
-    """Delete the mapping key at ``path`` from ``data``; False when the path does not lead there."""
+def _set_aside(data: Any, unknown: _UnknownKey) -> KeyPath | None:
+    """Take the unknown key out of ``data``: renamed to the key it was meant as when that one is not
+    written too (so its value is still checked), else deleted. Returns the path the value moved to
+    (``()`` when deleted), or None when the path does not lead to the key."""
     container = data
+    path = unknown.path
     for part in path[:-1]:
         in_mapping = isinstance(container, dict) and part in container
         in_list = isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
         if not (in_mapping or in_list):
-            return False
+            return None
         container = container[part]
-    if isinstance(container, dict) and path[-1] in container:
-        del container[path[-1]]
-        return True
-    return False
+    if not isinstance(container, dict) or path[-1] not in container:
+        return None
+    value = container.pop(path[-1])
+    if unknown.meant is not None and unknown.meant not in container:
+        container[unknown.meant] = value
+        return (*path[:-1], unknown.meant)
+    return ()
 
 
 def _error_path(error: ErrorDetails) -> KeyPath:
@@ -424,20 +469,19 @@ def _error_path(error: ErrorDetails) -> KeyPath:
     return tuple(parts)
 
 
-def _caused_by_removal(error: ErrorDetails, removed: set[KeyPath]) -> bool:
+def _caused_by_removal(error: ErrorDetails, removed: Mapping[KeyPath, list[str | int]]) -> bool:
     """Whether an error found after setting unknown keys aside may only be an echo of that removal.
 
-    A missing key that a set-aside key resembles (``descripton`` for ``description``) repeats the
-    unknown-key problem in other words, and so may a complaint about the emptied mapping as a whole
-    ("a matcher needs at least one operator"); both are left out. Errors inside the mapping's other
-    values are kept.
+    ``removed`` maps each mapping path to the keys set aside there. A missing key that a set-aside key
+    resembles (``descripton`` for ``description``) repeats the unknown-key problem in other words, and so
+    may a complaint about the emptied mapping as a whole ("a matcher needs at least one operator"); both
+    are left out. Errors inside the mapping's other values are kept.
     """
     path = _error_path(error)
-    parents = {removed_path[:-1] for removed_path in removed}
     if error["type"] == "missing" and path:
-        parent, missing = path[:-1], path[-1]
-        return any(known[:-1] == parent and did_you_mean(known[-1], [str(missing)]) for known in removed)
-    return path in parents
+        keys = removed.get(path[:-1], ())
+        return any(did_you_mean(key, [str(path[-1])]) for key in keys)
+    return path in removed
 
 
 def _references_of_sound_scenarios(data: dict[Any, Any]) -> list[Reference]:
@@ -466,12 +510,15 @@ def _validate(data: dict[Any, Any], document: _Document, file: str, lines: Seque
     """Validate the whole file, reporting every problem at every level in one pass.
 
     A strict model stops at its first unknown key, so a misspelt ``descripton:`` would hide every error in
-    that scenario's peers and steps. Each round therefore sets the unknown keys aside (in a copy) and
-    validates again, until no new unknown key turns up; the problems of every round are kept. The rounds
-    are bounded by the nesting depth, and a valid file takes exactly one.
+    that scenario's peers and steps. Each round therefore sets the unknown keys aside (in a copy: renamed
+    to the key the did-you-mean hint names when that one is absent, so the value is still checked and the
+    model can still be built for the reference checks; deleted otherwise) and validates again, until no
+    new unknown key turns up; the problems of every round are kept. The rounds are bounded by the
+    nesting depth of the models (about six), and a valid file takes exactly one.
     """
     problems: list[Problem] = []
     removed: set[KeyPath] = set()
+    removed_by_mapping: dict[KeyPath, list[str | int]] = {}
     current = data
     for _ in range(MAX_DEPTH + 1):
         try:
@@ -480,17 +527,21 @@ def _validate(data: dict[Any, Any], document: _Document, file: str, lines: Seque
             details = [
                 detail
                 for detail in error.errors(include_url=False)
-                if not _caused_by_removal(detail, removed)
+                if not _caused_by_removal(detail, removed_by_mapping)
             ]
             problems += _translate(details, document, file, lines)
-            unknown = [path for detail in details if (path := _unknown_key(detail)) is not None]
-            fresh = [path for path in unknown if path not in removed]
+            unknown = [found for detail in details if (found := _unknown_key(detail)) is not None]
+            fresh = [found for found in unknown if found.path not in removed]
             if current is data and fresh:
                 current = copy.deepcopy(data)
             progressed = False
-            for path in fresh:
-                removed.add(path)
-                progressed = _remove(current, path) or progressed
+            for found in fresh:
+                removed.add(found.path)
+                removed_by_mapping.setdefault(found.path[:-1], []).append(found.path[-1])
+                moved = _set_aside(current, found)
+                if moved:
+                    document.renamed[moved] = found.path
+                progressed = progressed or moved is not None
             if progressed:
                 continue
             references = _references_of_sound_scenarios(current)
@@ -549,9 +600,7 @@ class LoadedFile:
 
 def _too_big(file: str, size: int, max_bytes: int) -> ScenarioError:
     message = (
-        f"the file is {size} bytes, more than the {max_bytes}-byte limit for scenario files "
-        "(checked before parsing; raise it with max_bytes=, the ini option "
-        "sockharness_scenario_max_bytes, or the command's --max-bytes)"
+        f"the file is {size} bytes, more than the {max_bytes}-byte limit for scenario files{_RAISE_HINT}"
     )
     return ScenarioError([Problem(file, 0, 0, (), message)])
 
@@ -564,7 +613,7 @@ def load_source(text: str, filename: str = "<text>", *, max_bytes: int = DEFAULT
     if size > max_bytes:
         raise _too_big(filename, size, max_bytes)
     lines = text.splitlines()
-    data, document = _compose(text, filename, lines)
+    data, document = _compose(text, filename, lines, value_limit(max_bytes))
     if not isinstance(data, dict):
         raise ScenarioError(
             [
