@@ -42,9 +42,9 @@ __all__ = [
     "value_limit",
 ]
 
-_RAISE_HINT: Final = (
-    " (checked before loading; raise the size limit, which raises this one with it, with max_bytes=, "
-    "the ini option sockharness_scenario_max_bytes, or the command's --max-bytes)"
+#: Where the one limit a user can change is set (the value limit follows the size limit).
+_HOW_TO_RAISE: Final = (
+    "max_bytes=, the ini option sockharness_scenario_max_bytes, or the command's --max-bytes"
 )
 
 #: Scenario files are written by hand: the largest built-in one is 15 KB. 4 MiB leaves room for
@@ -245,7 +245,10 @@ def _prescan(text: str, file: str, lines: Sequence[str], limit: int) -> None:
             if isinstance(event, yaml.NodeEvent):
                 nodes += 1
                 if nodes > limit:
-                    message = f"the document holds more than {limit} values{_RAISE_HINT}"
+                    message = (
+                        f"the document holds more than {limit} values (checked before loading; the limit "
+                        f"grows with the file-size limit: {_HOW_TO_RAISE})"
+                    )
                     raise ScenarioError([_problem(file, lines, event.start_mark, (), message)])
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
@@ -558,7 +561,7 @@ def _validate(data: dict[Any, Any], document: _Document, file: str, lines: Seque
     return _Validated(None, problems)  # pragma: no cover - each round removes a level of unknown keys
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LoadedFile:
     """One scenario file, loaded once: the validated model plus the line each part was written on.
 
@@ -572,7 +575,7 @@ class LoadedFile:
     #: The source text split into lines (without line ends).
     lines: list[str]
     #: 1-based line of every value written in the file, by key path.
-    positions: Mapping[KeyPath, int] = field(repr=False, compare=False)
+    positions: Mapping[KeyPath, int] = field(repr=False)
 
     @property
     def scenarios(self) -> list[Scenario]:
@@ -600,7 +603,8 @@ class LoadedFile:
 
 def _too_big(file: str, size: int, max_bytes: int) -> ScenarioError:
     message = (
-        f"the file is {size} bytes, more than the {max_bytes}-byte limit for scenario files{_RAISE_HINT}"
+        f"the file is {size} bytes, more than the {max_bytes}-byte limit for scenario files "
+        f"(checked before parsing; raise it with {_HOW_TO_RAISE})"
     )
     return ScenarioError([Problem(file, 0, 0, (), message)])
 
