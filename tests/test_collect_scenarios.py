@@ -64,18 +64,83 @@ def test_collect_ids_are_scenario_names(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
 
 
-def test_collect_default_globs(pytester: pytest.Pytester) -> None:
+def test_collect_by_default_only_files_named_sock_yaml(pytester: pytest.Pytester) -> None:
+    # Opt-in by name: *.sock.yaml / *.sock.yml anywhere (no test_ prefix needed); plain .yaml never.
     _write(pytester, "scenarios/deep/er/one.yaml", TWO_SCENARIOS)
     _write(pytester, "elsewhere/test_two.sock.yaml", TWO_SCENARIOS)
+    _write(pytester, "elsewhere/deep/plain.sock.yml", TWO_SCENARIOS)
     _write(pytester, "elsewhere/not_a_scenario.yaml", "just: data\n")
-    _write(pytester, "tests/scenarios/nested.yaml", TWO_SCENARIOS)  # not under the rootdir's scenarios/
     result = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly")
     out = result.stdout.str()
-    assert "scenarios/deep/er/one.yaml::first-one" in out
     assert "elsewhere/test_two.sock.yaml::first-one" in out
+    assert "elsewhere/deep/plain.sock.yml::first-one" in out
+    assert "scenarios/deep/er/one.yaml" not in out
     assert "not_a_scenario" not in out
-    assert "tests/scenarios/nested.yaml" not in out
     assert result.ret == 0
+
+
+FOREIGN_PROJECT = {
+    "scenarios/load.yaml": "users: 10\nspawn_rate: 2\nhost: http://localhost:8080\n",
+    "scenarios/nested/steps.yaml": "scenarios:\n  - name: checkout\n    steps: [{visit: /cart}]\n",
+    "docker-compose.yaml": "services:\n  web:\n    image: nginx\n    ports: ['8080:80']\n",
+    "k8s/deployment.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+    ),
+    ".github/workflows/ci.yml": "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n",
+    "tests/broken.yaml": "key: [unclosed\n",
+}
+
+
+def test_collect_a_foreign_project_collects_nothing_and_raises_nothing(pytester: pytest.Pytester) -> None:
+    # A project that never asked for sockharness, with every kind of YAML a project holds.
+    for relative, text in FOREIGN_PROJECT.items():
+        path = pytester.path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    pytester.makepyfile(test_app="def test_app():\n    assert True\n")
+    result = pytester.runpytest("-q", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    out = result.stdout.str()
+    assert "error" not in out.lower(), out
+    for relative in FOREIGN_PROJECT:
+        assert relative not in out, out
+
+
+def test_collect_sock_yaml_and_an_ini_named_folder(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nsockharness_scenario_globs =\n    behaviours/**/*.yaml\n")
+    _write(pytester, "behaviours/socket/basics.yaml", TWO_SCENARIOS)
+    _write(pytester, "tests/test_more.sock.yaml", TWO_SCENARIOS.replace("first-one", "third"))
+    _write(pytester, "scenarios/load.yaml", "users: 10\n")  # not named by the ini: left alone
+    result = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly")
+    out = result.stdout.str()
+    assert "behaviours/socket/basics.yaml::first-one" in out
+    assert "tests/test_more.sock.yaml::third" in out  # the name opts it in, whatever the ini says
+    assert "scenarios/load.yaml" not in out
+    assert result.ret == 0
+
+
+def test_collect_file_size_limit_comes_from_the_ini(pytester: pytest.Pytester) -> None:
+    padding = "# padding\n" * 500  # ~5 KB of comments
+    _write(pytester, "test_big.sock.yaml", padding + TWO_SCENARIOS)
+    pytester.makeini("[pytest]\nsockharness_scenario_max_bytes = 1KiB\n")
+    refused = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly")
+    assert refused.ret == pytest.ExitCode.INTERRUPTED
+    refused.stdout.fnmatch_lines(["*test_big.sock.yaml: the file is * bytes, more than the 1024-byte limit*"])
+    pytester.makeini("[pytest]\nsockharness_scenario_max_bytes = 64KiB\n")
+    accepted = pytester.runpytest("--collect-only", "-q", "-p", "no:randomly")
+    accepted.stdout.fnmatch_lines(["test_big.sock.yaml::first-one"])
+    assert accepted.ret == 0
+
+
+def test_collect_repository_suite_opts_in_through_its_own_ini() -> None:
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    ini = tomllib.loads(pyproject.read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert ini["sockharness_scenario_globs"] == ["scenarios/**/*.yaml"]
 
 
 def test_collect_ini_globs_replace_the_defaults(pytester: pytest.Pytester) -> None:

@@ -106,6 +106,7 @@ def line_of(text: str, marker: str) -> int:
 
 def prepare(pytester: pytest.Pytester) -> str:
     pytester.makeconftest(RESOURCE_COUNTER)
+    pytester.makeini("[pytest]\nsockharness_scenario_globs = scenarios/**/*.yaml\n")  # collection is opt-in
     scenarios = pytester.mkdir("scenarios")
     shutil.copy(HUNG_SCENARIOS, scenarios / "hung_peer.yaml")
     pytester.makepyfile(test_hung_python=HUNG_PYTHON_TESTS)

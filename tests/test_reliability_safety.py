@@ -70,6 +70,7 @@ def test_python_and_custom_tags_are_scenario_errors_not_objects(
 
 def test_a_tagged_file_is_a_collection_error_in_pytest_and_runs_nothing(pytester: pytest.Pytester) -> None:
     marker = pytester.path / "code-ran"
+    pytester.makeini("[pytest]\nsockharness_scenario_globs = scenarios/**/*.yaml\n")  # collection is opt-in
     pytester.mkdir("scenarios")
     (pytester.path / "scenarios" / "evil.yaml").write_text(
         f'scenarios: !!python/object/apply:os.system ["touch {marker}"]\n', encoding="utf-8"

@@ -17,33 +17,36 @@ from pathlib import Path
 from typing import Any
 
 from sockharness.scenario.context import RunOptions, ScenarioContext
-from sockharness.scenario.loader import load_file
-from sockharness.scenario.locations import line_index, locator
+from sockharness.scenario.loader import DEFAULT_MAX_BYTES, LoadedFile, load_path
 from sockharness.scenario.model import Scenario
 from sockharness.scenario.peers_factory import start_peers
 from sockharness.scenario.report import ScenarioResult
 from sockharness.scenario.resolve import Resolver
 from sockharness.scenario.runner import run_scenario as _run_model
 
-__all__ = ["ScenarioPeers", "load_scenarios", "run_scenario", "scenario_peers", "start_scenario_peers"]
+__all__ = [
+    "LoadedFile",
+    "ScenarioPeers",
+    "load_path",
+    "load_scenarios",
+    "run_scenario",
+    "scenario_peers",
+    "start_scenario_peers",
+]
 
 
-def load_scenarios(path: str | Path) -> list[Scenario]:
+def load_scenarios(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Scenario]:
     """Every scenario of one YAML file (validated; raises ScenarioError with file:line on mistakes)."""
-    return list(load_file(path).scenarios)
+    return load_path(path, max_bytes=max_bytes).scenarios
 
 
-def _find(path: str | Path, name: str) -> tuple[int, Scenario]:
-    scenarios = load_scenarios(path)
-    for index, scenario in enumerate(scenarios):
-        if scenario.name == name:
-            return index, scenario
-    known = ", ".join(scenario.name for scenario in scenarios)
-    raise KeyError(f"{path}: no scenario named {name!r} (scenarios: {known})")
+def _source(path: str | Path | LoadedFile) -> LoadedFile:
+    """A file already loaded is used as it is; a path is loaded once here."""
+    return path if isinstance(path, LoadedFile) else load_path(path)
 
 
 def _options(
-    options: RunOptions | None, seed: int | None, backend: str | None, toxiproxy_url: str | None, path: Path
+    options: RunOptions | None, seed: int | None, backend: str | None, toxiproxy_url: str | None
 ) -> RunOptions:
     chosen = options or RunOptions()
     changes: dict[str, Any] = {}
@@ -59,7 +62,7 @@ def _options(
 
 
 def run_scenario(
-    path: str | Path,
+    path: str | Path | LoadedFile,
     name: str,
     *,
     seed: int | None = None,
@@ -67,17 +70,17 @@ def run_scenario(
     toxiproxy_url: str | None = None,
     options: RunOptions | None = None,
 ) -> ScenarioResult:
-    """Run scenario ``name`` of the file ``path``; raises ScenarioFailure (an AssertionError) on mismatch."""
-    file = Path(path)
-    index, scenario = _find(file, name)
-    text = file.read_text(encoding="utf-8-sig")
+    """Run scenario ``name`` of the file ``path`` (or of a :class:`LoadedFile`, to load a file once and
+    run several of its scenarios); raises ScenarioFailure (an AssertionError) on mismatch."""
+    loaded = _source(path)
+    index, scenario = loaded.scenario(name)
     return _run_model(
         scenario,
-        _options(options, seed, backend, toxiproxy_url, file),
-        file=str(path),
+        _options(options, seed, backend, toxiproxy_url),
+        file=loaded.path,
         index=index,
-        locate=locator(line_index(text)),
-        source=text.splitlines(),
+        locate=loaded.locate,
+        source=loaded.lines,
     )
 
 
@@ -132,14 +135,14 @@ class ScenarioPeers:
 
 
 def start_scenario_peers(
-    path: str | Path, name: str, *, seed: int | None = None, options: RunOptions | None = None
+    path: str | Path | LoadedFile, name: str, *, seed: int | None = None, options: RunOptions | None = None
 ) -> ScenarioPeers:
     """Start the peers of scenario ``name`` in ``path`` (its steps are not run). Close the result."""
-    file = Path(path)
-    _, scenario = _find(file, name)
-    chosen = _options(options, seed, None, None, file)
+    loaded = _source(path)
+    _, scenario = loaded.scenario(name)
+    chosen = _options(options, seed, None, None)
     ctx = ScenarioContext(chosen)
-    resolver = Resolver(chosen.seed if chosen.seed is not None else 0, str(path), scenario.name)
+    resolver = Resolver(chosen.seed if chosen.seed is not None else 0, loaded.path, scenario.name)
     ctx.scenario_seed = resolver.source.seed
     try:
         start_peers(ctx, scenario.peers, resolver.payload)
@@ -150,7 +153,9 @@ def start_scenario_peers(
 
 
 @contextlib.contextmanager
-def scenario_peers(path: str | Path, name: str, *, seed: int | None = None) -> Iterator[ScenarioPeers]:
+def scenario_peers(
+    path: str | Path | LoadedFile, name: str, *, seed: int | None = None
+) -> Iterator[ScenarioPeers]:
     """Context manager form of :func:`start_scenario_peers`: the peers stop when the block ends."""
     handle = start_scenario_peers(path, name, seed=seed)
     try:

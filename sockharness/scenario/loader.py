@@ -3,13 +3,21 @@
 YAML is composed with PyYAML's SafeLoader into nodes (which carry positions) and turned into plain data
 here, so nothing but str/int/float/bool/null/list/dict is ever constructed, duplicate keys are refused,
 and each key path remembers where it was written. Pydantic errors and the cross-reference checks are
-then mapped back to those positions.
+then mapped back to those positions, and the positions stay with the model in a :class:`LoadedFile`, so
+collection, the runner's failure messages and the Python API never parse the file a second time.
+
+The work is bounded before it starts: the file's size is checked before a byte is parsed
+(:data:`DEFAULT_MAX_BYTES`), and a cheap event scan refuses deep nesting and too many values before the
+node tree is built.
 """
 
 from __future__ import annotations
 
+import copy
+import os
 import re
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -22,12 +30,41 @@ from sockharness.scenario.errors import KeyPath, Problem, ScenarioError, describ
 from sockharness.scenario.model import Scenario, ScenarioFile
 from sockharness.scenario.model_refs import Reference, check_references, check_scenario_references
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "load_file", "load_text"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "LoadedFile",
+    "load_file",
+    "load_path",
+    "load_source",
+    "load_text",
+    "value_limit",
+]
+
+#: Where the one limit a user can change is set (the value limit follows the size limit).
+_HOW_TO_RAISE: Final = (
+    "max_bytes=, the ini option sockharness_scenario_max_bytes, or the command's --max-bytes"
+)
+
+#: Scenario files are written by hand: the largest built-in one is 15 KB. 4 MiB leaves room for
+#: generated files; what the largest accepted file costs is stated and tested in test_scenario_loader_bounds.
+DEFAULT_MAX_BYTES: Final = 4 * 1024 * 1024
 
 #: Deeper nesting than this is never a scenario; refusing it keeps recursion bounded.
 MAX_DEPTH: Final = 64
-#: Values after expanding aliases ("billion laughs" protection); real files hold a few thousand.
-MAX_VALUES: Final = 200_000
+#: Values (after expanding aliases: "billion laughs" protection) in a file under the default size limit.
+#: The largest built-in file holds 1,307. Loading costs about 0.1 ms and 1 KiB of memory per value,
+#: so this, not the byte count, bounds the work for a dense file.
+MAX_VALUES: Final = 50_000
+#: A raised size limit raises the value limit with it: one value per this many bytes.
+_BYTES_PER_VALUE: Final = 80
+
+
+def value_limit(max_bytes: int) -> int:
+    """How many values a file may hold under the size limit ``max_bytes`` (never fewer than MAX_VALUES)."""
+    return max(MAX_VALUES, max_bytes // _BYTES_PER_VALUE)
+
 
 #: libyaml's loader when PyYAML was built with it (about 14x faster, same nodes and marks), else pure Python.
 _Loader = yaml.SafeLoader | yaml.CSafeLoader
@@ -76,18 +113,30 @@ class _Document:
     values: dict[KeyPath, _Mark] = field(default_factory=dict)
     keys: dict[KeyPath, _Mark] = field(default_factory=dict)
     count: int = 0
+    #: A misspelt key validated under the name it was surely meant as: that path -> the path written.
+    renamed: dict[KeyPath, KeyPath] = field(default_factory=dict)
+
+    def written(self, path: KeyPath) -> KeyPath:
+        """``path`` as it appears in the file (undoing a rename of one of its keys)."""
+        if self.renamed:
+            for end in range(len(path), 0, -1):
+                written = self.renamed.get(path[:end])
+                if written is not None:
+                    return (*written, *path[end:])
+        return path
 
 
 class _Builder:
-    def __init__(self, loader: _Loader) -> None:
+    def __init__(self, loader: _Loader, limit: int) -> None:
         self.loader = loader
+        self.limit = limit
         self.document = _Document()
         self.active: set[int] = set()
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int = 0) -> Any:
         self.document.count += 1
-        if self.document.count > MAX_VALUES:
-            raise _Refused(node.start_mark, path, f"the document expands to more than {MAX_VALUES} values")
+        if self.document.count > self.limit:
+            raise _Refused(node.start_mark, path, f"the document expands to more than {self.limit} values")
         if depth > MAX_DEPTH:
             raise _Refused(node.start_mark, path, f"nested more than {MAX_DEPTH} levels deep")
         self.document.values.setdefault(path, node.start_mark)
@@ -184,13 +233,23 @@ def _syntax_mark(error: yaml.YAMLError, text: str) -> _Mark | None:
     return None
 
 
-def _check_depth(text: str, file: str, lines: Sequence[str]) -> None:
-    """Refuse deep nesting before composing: PyYAML's composer recurses, its parser does not."""
+def _prescan(text: str, file: str, lines: Sequence[str], limit: int) -> None:
+    """Refuse deep nesting and too many values before composing: PyYAML's composer recurses and keeps
+    every node with two marks in memory, while this event scan (libyaml's parser) keeps nothing."""
     scanner = _LOADER(text)
     depth = 0
+    nodes = 0
     try:
         while scanner.check_event():
             event = scanner.get_event()
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > limit:
+                    message = (
+                        f"the document holds more than {limit} values (checked before loading; the limit "
+                        f"grows with the file-size limit: {_HOW_TO_RAISE})"
+                    )
+                    raise ScenarioError([_problem(file, lines, event.start_mark, (), message)])
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
@@ -204,13 +263,13 @@ def _check_depth(text: str, file: str, lines: Sequence[str]) -> None:
         scanner.dispose()
 
 
-def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document]:
+def _compose(text: str, file: str, lines: Sequence[str], limit: int) -> tuple[Any, _Document]:
     try:
         loader = _LOADER(text)  # the reader checks every character up front
     except yaml.YAMLError as error:
         problem = _problem(file, lines, _syntax_mark(error, text), (), _syntax_message(error))
         raise ScenarioError([problem]) from None
-    _check_depth(text, file, lines)
+    _prescan(text, file, lines, limit)
     try:
         try:
             node = loader.get_single_node()
@@ -236,7 +295,7 @@ def _compose(text: str, file: str, lines: Sequence[str]) -> tuple[Any, _Document
                     )
                 ]
             )
-        builder = _Builder(loader)
+        builder = _Builder(loader, limit)
         try:
             data = builder.build(node, ())
         except _Refused as refused:
@@ -303,6 +362,7 @@ def _describe_error(error: ErrorDetails) -> tuple[str, list[str | int], bool]:
 def _locate(document: _Document, path: KeyPath, at_key: bool) -> tuple[_Mark | None, KeyPath]:
     """The mark for ``path`` and the path as written: a shorthand (``close: c``) has no ``close.socket``,
     so the nearest written ancestor stands in for it."""
+    path = document.written(path)
     if at_key and path in document.keys:
         return document.keys[path], path
     probe = path
@@ -351,6 +411,82 @@ def _finish(problems: list[Problem]) -> ScenarioError:
     return ScenarioError(unique)
 
 
+#: The sentences ``StrictModel`` raises for a key it does not know (pointing at the key).
+_UNKNOWN_KEY_MESSAGES: Final = ("unknown key ", "expected a text key")
+_SUGGESTION = re.compile(r"\(did you mean '([^']*)'\?\)")
+
+
+@dataclass(frozen=True)
+class _UnknownKey:
+    path: KeyPath
+    #: The key the did-you-mean hint names, if any.
+    meant: str | None
+
+
+def _unknown_key(error: ErrorDetails) -> _UnknownKey | None:
+    """The key an "unknown key" error names (and the key it was probably meant as), else None."""
+    context: dict[str, Any] = dict(error.get("ctx") or {})
+    if error["type"] != "sockharness" or not context.get("at_key"):
+        return None
+    detail = str(context.get("detail", ""))
+    if not detail.startswith(_UNKNOWN_KEY_MESSAGES):
+        return None
+    subpath = list(context.get("subpath", []))
+    if len(subpath) != 1:
+        return None
+    parts = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("§"))]
+    suggestion = _SUGGESTION.search(detail)
+    return _UnknownKey((*parts, *subpath), suggestion[1] if suggestion else None)
+
+
+def _set_aside(data: Any, unknown: _UnknownKey) -> KeyPath | None:
+    """Take the unknown key out of ``data``: renamed to the key it was meant as when that one is not
+    written too (so its value is still checked), else deleted. Returns the path the value moved to
+    (``()`` when deleted), or None when the path does not lead to the key."""
+    container = data
+    path = unknown.path
+    for part in path[:-1]:
+        in_mapping = isinstance(container, dict) and part in container
+        in_list = isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
+        if not (in_mapping or in_list):
+            return None
+        container = container[part]
+    if not isinstance(container, dict) or path[-1] not in container:
+        return None
+    value = container.pop(path[-1])
+    if unknown.meant is not None and unknown.meant not in container:
+        container[unknown.meant] = value
+        return (*path[:-1], unknown.meant)
+    return ()
+
+
+def _error_path(error: ErrorDetails) -> KeyPath:
+    """The key path an error is about (its location plus the sub-keys a model validator named)."""
+    parts: list[str | int] = [
+        part for part in error["loc"] if not (isinstance(part, str) and part.startswith("§"))
+    ]
+    if parts and parts[-1] == "[key]":
+        parts.pop()
+    if error["type"] == "sockharness":
+        parts.extend(dict(error.get("ctx") or {}).get("subpath", []))
+    return tuple(parts)
+
+
+def _caused_by_removal(error: ErrorDetails, removed: Mapping[KeyPath, list[str | int]]) -> bool:
+    """Whether an error found after setting unknown keys aside may only be an echo of that removal.
+
+    ``removed`` maps each mapping path to the keys set aside there. A missing key that a set-aside key
+    resembles (``descripton`` for ``description``) repeats the unknown-key problem in other words, and so
+    may a complaint about the emptied mapping as a whole ("a matcher needs at least one operator"); both
+    are left out. Errors inside the mapping's other values are kept.
+    """
+    path = _error_path(error)
+    if error["type"] == "missing" and path:
+        keys = removed.get(path[:-1], ())
+        return any(did_you_mean(key, [str(path[-1])]) for key in keys)
+    return path in removed
+
+
 def _references_of_sound_scenarios(data: dict[Any, Any]) -> list[Reference]:
     """When some scenarios of a file are malformed, still check the names used in the sound ones, so one
     run reports everything that can be known."""
@@ -367,10 +503,121 @@ def _references_of_sound_scenarios(data: dict[Any, Any]) -> list[Reference]:
     return references
 
 
-def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
-    """Parse and validate scenario YAML; raise :class:`ScenarioError` listing every problem found."""
+@dataclass
+class _Validated:
+    model: ScenarioFile | None
+    problems: list[Problem]
+
+
+def _validate(data: dict[Any, Any], document: _Document, file: str, lines: Sequence[str]) -> _Validated:
+    """Validate the whole file, reporting every problem at every level in one pass.
+
+    A strict model stops at its first unknown key, so a misspelt ``descripton:`` would hide every error in
+    that scenario's peers and steps. Each round therefore sets the unknown keys aside (in a copy: renamed
+    to the key the did-you-mean hint names when that one is absent, so the value is still checked and the
+    model can still be built for the reference checks; deleted otherwise) and validates again, until no
+    new unknown key turns up; the problems of every round are kept. The rounds are bounded by the
+    nesting depth of the models (about six), and a valid file takes exactly one.
+    """
+    problems: list[Problem] = []
+    removed: set[KeyPath] = set()
+    removed_by_mapping: dict[KeyPath, list[str | int]] = {}
+    current = data
+    for _ in range(MAX_DEPTH + 1):
+        try:
+            model = ScenarioFile.model_validate(current)
+        except ValidationError as error:
+            details = [
+                detail
+                for detail in error.errors(include_url=False)
+                if not _caused_by_removal(detail, removed_by_mapping)
+            ]
+            problems += _translate(details, document, file, lines)
+            unknown = [found for detail in details if (found := _unknown_key(detail)) is not None]
+            fresh = [found for found in unknown if found.path not in removed]
+            if current is data and fresh:
+                current = copy.deepcopy(data)
+            progressed = False
+            for found in fresh:
+                removed.add(found.path)
+                removed_by_mapping.setdefault(found.path[:-1], []).append(found.path[-1])
+                moved = _set_aside(current, found)
+                if moved:
+                    document.renamed[moved] = found.path
+                progressed = progressed or moved is not None
+            if progressed:
+                continue
+            references = _references_of_sound_scenarios(current)
+            problems += [
+                _located(file, lines, document, reference.path, reference.at_key, reference.message)
+                for reference in references
+            ]
+            return _Validated(None, problems)
+        problems += [
+            _located(file, lines, document, reference.path, reference.at_key, reference.message)
+            for reference in check_references(model)
+        ]
+        return _Validated(None if problems else model, problems)
+    return _Validated(None, problems)  # pragma: no cover - each round removes a level of unknown keys
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedFile:
+    """One scenario file, loaded once: the validated model plus the line each part was written on.
+
+    ``locate`` and ``lines`` are what the runner needs to quote a failed step (``file:line`` and the
+    source line), so nothing downstream reads or parses the file again.
+    """
+
+    #: The file's name as messages show it (as given, or rootdir-relative under pytest).
+    path: str
+    model: ScenarioFile
+    #: The source text split into lines (without line ends).
+    lines: list[str]
+    #: 1-based line of every value written in the file, by key path.
+    positions: Mapping[KeyPath, int] = field(repr=False)
+
+    @property
+    def scenarios(self) -> list[Scenario]:
+        return list(self.model.scenarios)
+
+    def locate(self, path: KeyPath) -> int | None:
+        """The line of ``path``, or of its nearest written ancestor (a shorthand has no sub-keys)."""
+        probe = path
+        while True:
+            line = self.positions.get(probe)
+            if line is not None:
+                return line
+            if not probe:
+                return None
+            probe = probe[:-1]
+
+    def scenario(self, name: str) -> tuple[int, Scenario]:
+        """The position and model of the scenario called ``name``; KeyError lists the known names."""
+        for index, scenario in enumerate(self.model.scenarios):
+            if scenario.name == name:
+                return index, scenario
+        known = ", ".join(scenario.name for scenario in self.model.scenarios)
+        raise KeyError(f"{self.path}: no scenario named {name!r} (scenarios: {known})")
+
+
+def _too_big(file: str, size: int, max_bytes: int) -> ScenarioError:
+    message = (
+        f"the file is {size} bytes, more than the {max_bytes}-byte limit for scenario files "
+        f"(checked before parsing; raise it with {_HOW_TO_RAISE})"
+    )
+    return ScenarioError([Problem(file, 0, 0, (), message)])
+
+
+def load_source(text: str, filename: str = "<text>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedFile:
+    """Parse and validate scenario YAML once; raise :class:`ScenarioError` listing every problem found."""
+    if len(text) > max_bytes:  # each character is at least one byte: no need to encode a huge text
+        raise _too_big(filename, len(text), max_bytes)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise _too_big(filename, size, max_bytes)
     lines = text.splitlines()
-    data, document = _compose(text, filename, lines)
+    data, document = _compose(text, filename, lines, value_limit(max_bytes))
     if not isinstance(data, dict):
         raise ScenarioError(
             [
@@ -384,36 +631,40 @@ def load_text(text: str, filename: str = "<text>") -> ScenarioFile:
             ]
         )
     try:
-        model = ScenarioFile.model_validate(data)
-    except ValidationError as error:
-        problems = _translate(error.errors(include_url=False), document, filename, lines)
-        problems += [
-            _located(filename, lines, document, reference.path, reference.at_key, reference.message)
-            for reference in _references_of_sound_scenarios(data)
-        ]
-        raise _finish(problems) from None
+        validated = _validate(data, document, filename, lines)
     except RecursionError:
         raise ScenarioError(
             [Problem(filename, 0, 0, (), f"nested more than {MAX_DEPTH} levels deep")]
         ) from None
-    problems = [
-        _located(filename, lines, document, reference.path, reference.at_key, reference.message)
-        for reference in check_references(model)
-    ]
-    if problems:
-        raise _finish(problems)
-    return model
+    if validated.model is None:
+        raise _finish(validated.problems)
+    positions = {path: mark.line + 1 for path, mark in document.values.items()}
+    return LoadedFile(filename, validated.model, lines, positions)
 
 
-def load_file(path: str | Path) -> ScenarioFile:
-    """Read and load one scenario file (UTF-8; a BOM is tolerated)."""
-    file = str(path)
+def _read(path: Path, file: str, max_bytes: int) -> bytes:
+    """The file's bytes, refusing a file over ``max_bytes`` before reading it (and never reading more
+    than ``max_bytes + 1`` bytes, should it be a pipe or still growing)."""
     try:
-        raw = Path(path).read_bytes()
+        with path.open("rb") as stream:
+            status = os.fstat(stream.fileno())
+            if stat.S_ISREG(status.st_mode) and status.st_size > max_bytes:
+                raise _too_big(file, status.st_size, max_bytes)
+            raw = stream.read(max_bytes + 1)
     except OSError as error:
         raise ScenarioError(
             [Problem(file, 0, 0, (), f"cannot read the file: {error.strerror or error}")]
         ) from None
+    if len(raw) > max_bytes:
+        raise _too_big(file, len(raw), max_bytes)
+    return raw
+
+
+def load_path(path: str | Path, *, name: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedFile:
+    """Read and load one scenario file (UTF-8; a BOM is tolerated). ``name`` is how messages name the
+    file (default: ``path`` as given)."""
+    file = str(path) if name is None else name
+    raw = _read(Path(path), file, max_bytes)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -421,4 +672,14 @@ def load_file(path: str | Path) -> ScenarioFile:
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
         message = f"not UTF-8 text: byte 0x{raw[error.start]:02x} cannot be decoded"
         raise ScenarioError([Problem(file, line, column, (), message)]) from None
-    return load_text(text, file)
+    return load_source(text, file, max_bytes=max_bytes)
+
+
+def load_text(text: str, filename: str = "<text>", *, max_bytes: int = DEFAULT_MAX_BYTES) -> ScenarioFile:
+    """Parse and validate scenario YAML; raise :class:`ScenarioError` listing every problem found."""
+    return load_source(text, filename, max_bytes=max_bytes).model
+
+
+def load_file(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ScenarioFile:
+    """Read and load one scenario file (UTF-8; a BOM is tolerated)."""
+    return load_path(path, max_bytes=max_bytes).model

@@ -1,9 +1,8 @@
 """Where each part of a scenario file was written: key path -> 1-based line, for failure messages.
 
-The runner reports a failed step as ``file:line`` and quotes it. The validated model carries no
-positions, so the file's text is composed once more into YAML nodes (safe composition: no objects are
-constructed) and the start line of every mapping/sequence value is recorded under its key path, e.g.
-``("scenarios", 0, "steps", 3) -> 27``.
+The runner reports a failed step as ``file:line`` and quotes it. The loader keeps these positions from
+its one parse (:class:`sockharness.scenario.loader.LoadedFile` ``.locate``); :func:`line_index` remains
+for text that is not loaded as a scenario file, e.g. ``("scenarios", 0, "steps", 3) -> 27``.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ _MAX_DEPTH = 64  # the loader refuses deeper files; this only bounds the walk
 def line_index(text: str) -> dict[KeyPath, int]:
     """Every container and scalar value's line under its key path; empty if the text is not YAML."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return {}
     index: dict[KeyPath, int] = {}
