@@ -42,7 +42,13 @@ LANGUAGES = {"python", "yaml", "bash", "ini", "toml", "json", "text"}
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[ \t]*$")
 _MARKER = re.compile(r"<!--\s*(?P<kind>no-run|write):\s*(?P<value>.+?)\s*-->")
 #: The public modules a documented import may name; each name imported from one must be in its __all__.
-PUBLIC_MODULES = ("sockharness", "sockharness.peers", "sockharness.faults", "sockharness.scenario", "sockharness.netns")
+PUBLIC_MODULES = (
+    "sockharness",
+    "sockharness.peers",
+    "sockharness.faults",
+    "sockharness.scenario",
+    "sockharness.netns",
+)
 
 
 @dataclass
