@@ -132,7 +132,10 @@ def _run_project(pytester: pytest.Pytester, block: Block, test_files: dict[str, 
     outcomes = result.parseoutcomes()
     text = "\n".join(result.outlines)
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, f"{block.id}:\n{text}"
-    assert outcomes.get("passed", 0) + outcomes.get("skipped", 0) >= 1, f"{block.id}: nothing ran\n{text}"
+    if outcomes.get("passed", 0) == 0 and outcomes.get("skipped", 0) > 0:
+        # e.g. a netns test outside the namespace mode: visible as a skip, never counted as a pass
+        pytest.skip(f"{block.id}: every test of the example skipped:\n{text}")
+    assert outcomes.get("passed", 0) >= 1, f"{block.id}: nothing ran\n{text}"
 
 
 def _is_test_module(tree: ast.Module) -> bool:
