@@ -6,7 +6,8 @@ How each fenced block is treated, by its language:
   project and must pass (no failure, no error); any other block is exec'd in a fresh namespace inside a
   temporary directory.
 - ``yaml``: a block with a top-level ``scenarios:`` key is a scenario file: written as
-  ``test_doc_example.sock.yaml`` into a fresh pytester project and run; other YAML must at least parse.
+  ``test_doc_example.sock.yaml`` into a fresh pytester project and run. Any other YAML is a fragment and
+  must be marked as a snippet (below); it must still parse.
 - ``bash``: every line is split like a shell would; a ``sockharness`` command is parsed by the real
   argument parser, and ``sockharness validate`` / ``sockharness schema`` are run.
 - ``ini``, ``toml``, ``json``: parsed. ``text``: output shown to the reader, not run.
@@ -14,6 +15,7 @@ How each fenced block is treated, by its language:
 An HTML comment on the line before a block changes that:
 
 - ``<!-- no-run: reason -->``: the block is not run (the reason shows in the skip). Keep these rare.
+- ``<!-- snippet: what it is -->``: a YAML fragment (a few steps, a peers mapping), only parsed.
 - ``<!-- write: PATH -->``: the block is written to PATH in the project of every later block on the
   same page, instead of being run on its own (e.g. a peers file that a Python example then loads).
 
@@ -40,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXCLUDED = {ROOT / "docs" / "architecture.md"}
 LANGUAGES = {"python", "yaml", "bash", "ini", "toml", "json", "text"}
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[ \t]*$")
-_MARKER = re.compile(r"<!--\s*(?P<kind>no-run|write):\s*(?P<value>.+?)\s*-->")
+_MARKER = re.compile(r"<!--\s*(?P<kind>no-run|write|snippet):\s*(?P<value>.+?)\s*-->")
 #: The public modules a documented import may name; each name imported from one must be in its __all__.
 PUBLIC_MODULES = (
     "sockharness",
@@ -60,6 +62,7 @@ class Block:
     language: str
     code: str
     no_run: str | None = None
+    snippet: str | None = None
     write_to: str | None = None
     #: ``write:`` blocks earlier on the same page: path -> content.
     files: dict[str, str] = field(default_factory=dict)
@@ -98,6 +101,8 @@ def blocks_of(page: Path) -> list[Block]:
         block = Block(page, start + 1, fence["lang"], "\n".join(body) + "\n", files=dict(files))
         if marker is not None and marker["kind"] == "no-run":
             block.no_run = marker["value"]
+        elif marker is not None and marker["kind"] == "snippet":
+            block.snippet = marker["value"]
         elif marker is not None:
             block.write_to = marker["value"]
             files[block.write_to] = block.code
@@ -159,8 +164,13 @@ def _run_python(block: Block, pytester: pytest.Pytester, monkeypatch: pytest.Mon
 
 def _run_yaml(block: Block, pytester: pytest.Pytester) -> None:
     document = yaml.safe_load(block.code)
-    if isinstance(document, dict) and "scenarios" in document:
-        _run_project(pytester, block, {"test_doc_example.sock.yaml": block.code})
+    if block.snippet:
+        return
+    assert isinstance(document, dict) and "scenarios" in document, (
+        f"{block.id}: a YAML block is a whole scenario file (with `scenarios:`) or is marked "
+        "<!-- snippet: what it is -->"
+    )
+    _run_project(pytester, block, {"test_doc_example.sock.yaml": block.code})
 
 
 def _run_bash(block: Block, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
