@@ -32,10 +32,15 @@ _EXPORTS: dict[str, str] = {
     "UDPClosedPort": "sockharness.peers",
     "UDPEcho": "sockharness.peers",
     "steps": "sockharness.peers.steps",
+    # pytest integration
+    "SEED_KEY": "sockharness.fixtures.options",
     # faults
     "EmbeddedBackend": "sockharness.faults.embedded",
     "FaultBackend": "sockharness.faults.interface",
+    "FaultEngine": "sockharness.faults.engine",
     "FaultProxy": "sockharness.faults.interface",
+    "ListenError": "sockharness.faults.errors",
+    "ToxiproxyAPIServer": "sockharness.faults.http_api",
     "ToxiproxyBackend": "sockharness.faults.toxiproxy_backend",
     # scenarios
     "ScenarioFailure": "sockharness.scenario.failure",
@@ -49,14 +54,17 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "SEED_KEY",
     "ClosedPort",
     "DiscardServer",
     "EchoServer",
     "EmbeddedBackend",
     "FaultBackend",
+    "FaultEngine",
     "FaultProxy",
     "FullBacklog",
     "HTTPHelloServer",
+    "ListenError",
     "PeerError",
     "Registry",
     "ReplyServer",
@@ -67,6 +75,7 @@ __all__ = [
     "ScriptedTCPClient",
     "ScriptedTCPServer",
     "SilentServer",
+    "ToxiproxyAPIServer",
     "ToxiproxyBackend",
     "UDPClosedPort",
     "UDPEcho",
@@ -100,8 +109,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from sockharness.errnos import assert_errno, describe_exception, errno_name, is_errno
     from sockharness.faults.embedded import EmbeddedBackend
+    from sockharness.faults.engine import FaultEngine
+    from sockharness.faults.errors import ListenError
+    from sockharness.faults.http_api import ToxiproxyAPIServer
     from sockharness.faults.interface import FaultBackend, FaultProxy
     from sockharness.faults.toxiproxy_backend import ToxiproxyBackend
+    from sockharness.fixtures.options import SEED_KEY
     from sockharness.peers import (
         ClosedPort,
         DiscardServer,

@@ -41,7 +41,7 @@ REQUIRED_METHODS = (
     "getsockname",
     "fileno",
 )
-GROUP_DIRS = frozenset(REQUIRED_METHODS) | {"examples"}
+GROUP_DIRS = frozenset(REQUIRED_METHODS) | {"examples", "tutorial"}
 MINIMUM_SCENARIOS = 120
 #: TEST-NET-3: documentation addresses that no host owns; only bind() may name them (bind sends nothing).
 BIND_ONLY_NETWORK = ipaddress.ip_network("203.0.113.0/24")
@@ -149,23 +149,29 @@ def test_only_loopback_addresses(entry: Entry) -> None:
             assert address.is_loopback or address.is_unspecified, f"{entry.where}: non-loopback {literal}"
 
 
-README = SCENARIO_ROOT.parent / "README.md"
-_SECTION_TITLE = "## The built-in conformance suite"
+SUITE_PAGE = SCENARIO_ROOT.parent / "docs" / "reference" / "builtin-suite.md"
 _TABLE_ROW_RE = re.compile(r"^\| `(?P<method>\w+)` \| (?P<count>\d+) \|", re.MULTILINE)
-_TOTAL_RE = re.compile(r"holds (?P<total>\d+) YAML scenarios")
+_TOTALS_RE = re.compile(
+    r"holds (?P<total>\d+) YAML scenarios: (?P<loopback>\d+) on the loopback"
+    r".*?and (?P<netns>\d+) packet-fault",
+    re.DOTALL,
+)
 
 
-def test_readme_section_counts_match_the_suite() -> None:
-    """The user-facing table must not drift from the files it describes."""
-    readme = README.read_text(encoding="utf-8")
-    start = readme.index(_SECTION_TITLE)
-    end = readme.find("\n## ", start + len(_SECTION_TITLE))
-    text = readme[start : end if end != -1 else None]
+def test_suite_page_counts_match_the_suite() -> None:
+    """The user-facing table and totals must not drift from the files they describe."""
+    text = SUITE_PAGE.read_text(encoding="utf-8")
     documented = {match["method"]: int(match["count"]) for match in _TABLE_ROW_RE.finditer(text)}
     actual = Counter(str(entry.data.get("method")) for entry in ENTRIES)
-    assert documented == dict(actual), f"README suite table {documented} != suite {dict(actual)}"
-    total = _TOTAL_RE.search(text)
-    assert total is not None and int(total["total"]) == len(ENTRIES), "README states the wrong suite total"
+    assert documented == dict(actual), f"suite table {documented} != suite {dict(actual)}"
+    totals = _TOTALS_RE.search(text)
+    assert totals is not None, f"{SUITE_PAGE.name} no longer states the totals"
+    netns = sum(
+        len(yaml.safe_load(path.read_text(encoding="utf-8"))["scenarios"])
+        for path in SCENARIO_ROOT.glob("netns/*.yaml")
+    )
+    assert (int(totals["loopback"]), int(totals["netns"])) == (len(ENTRIES), netns)
+    assert int(totals["total"]) == len(ENTRIES) + netns
 
 
 @pytest.mark.parametrize("path", suite_files(), ids=lambda path: str(path.relative_to(SCENARIO_ROOT)))
