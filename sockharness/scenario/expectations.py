@@ -106,12 +106,6 @@ def _split(sentence: str, value: Any) -> Mismatch:
     return Mismatch(expected=sentence, observed=render(value))
 
 
-def _observed_bytes(action: str, value: Any) -> Any:
-    if action == "recvfrom" and isinstance(value, list | tuple) and value:
-        return value[0]
-    return value
-
-
 def bytes_problem(
     expectation: Any, data: Any, payload: PayloadResolver, variables: Mapping[str, Any]
 ) -> str | None:
@@ -144,15 +138,6 @@ def bytes_problem(
     return None
 
 
-def _returns_errno(step: Any) -> bool:
-    """Whether the step's integer result is an errno (connect_ex, getsockopt SO_ERROR)."""
-    if step.action == "connect_ex":
-        return True
-    if step.action == "getsockopt":
-        return getattr(step.args, "option", None) in ("SO_ERROR", getattr(socket, "SO_ERROR", None))
-    return False
-
-
 def check_step(
     step: Any,
     value: Any,
@@ -181,11 +166,15 @@ def check_step(
             if problem is not None:
                 mismatch = _split(problem, value)
                 observed = mismatch.observed
-                if _returns_errno(step) and isinstance(value, int) and not isinstance(value, bool):
+                if (
+                    step.entry.returns_errno(step.args)
+                    and isinstance(value, int)
+                    and not isinstance(value, bool)
+                ):
                     observed = describe_errno(value) if value else "0 (success)"
                 return Mismatch(f"returns {mismatch.expected}", observed)
         if step.bytes is not None:
-            problem = bytes_problem(step.bytes, _observed_bytes(step.action, value), payload, variables)
+            problem = bytes_problem(step.bytes, step.entry.bytes_of(value), payload, variables)
             if problem is not None:
                 mismatch = _split(problem, value)
                 return Mismatch(f"bytes {mismatch.expected}", mismatch.observed)

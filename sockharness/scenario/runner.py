@@ -18,20 +18,18 @@ from typing import Any
 
 from sockharness.errnos import describe_exception
 from sockharness.scenario import model
-from sockharness.scenario.actions import ACTIONS, OFFERING_ACTIONS
+from sockharness.scenario._actions import Container, Outcome
 from sockharness.scenario.context import RunOptions, ScenarioContext
-from sockharness.scenario.expectations import Mismatch, check_step, render_value
+from sockharness.scenario.expectations import Mismatch, check_step, raises_problem, render_value
 from sockharness.scenario.failure import ScenarioFailure, StepPlace
 from sockharness.scenario.model_refs import observe_ratio
 from sockharness.scenario.peers_factory import start_peers
 from sockharness.scenario.phases import phase_faults
 from sockharness.scenario.report import FAILED, PASSED, ScenarioResult, StepObservation
-from sockharness.scenario.resolve import Resolver, resolve_args
+from sockharness.scenario.resolve import Resolution, Resolver
 
 #: Maps a YAML key path (``("scenarios", 0, "steps", 3)``) to its 1-based line, when the loader knows it.
 Locator = Callable[[tuple[str | int, ...]], int | None]
-
-_NO_VALUE = object()
 
 
 def _no_location(path: tuple[str | int, ...]) -> int | None:
@@ -78,6 +76,7 @@ class _Run:
         self.ctx = ScenarioContext(options)
         self.resolver = Resolver(options.seed if options.seed is not None else 0, file, scenario.name)
         self.payload = self.resolver.payload
+        self.environment = Resolution(self.ctx, self.resolver)
         self.ctx.scenario_seed = self.resolver.source.seed
         self.observations: list[StepObservation] = []
         self.last_checked: str | None = None
@@ -125,12 +124,13 @@ class _Run:
             last = self.run_step(step, number, (*path, index))
         return last
 
-    def call(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> tuple[Any, Any, float]:
-        """Perform the step's action; returns (value, exception, elapsed seconds)."""
-        if step.action == "repeat":
-            return self.call_repeat(step, number, path)
+    def call(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> Outcome:
+        """Perform the step's action: resolve its arguments, then make the one call, timed."""
+        entry = step.entry
+        if isinstance(entry, Container):
+            return entry.run(step.args, self, number, path)
         try:
-            args = resolve_args(step.action, step.args, self.ctx, self.resolver)
+            resolved = entry.resolve(step.args, self.environment)
         except Exception as exc:
             raise self.failure(
                 self.place(step, number, path),
@@ -138,63 +138,37 @@ class _Run:
                 f"{type(exc).__name__}: {exc}",
                 None,
             ) from exc
-        if step.action in OFFERING_ACTIONS:
-            self.ctx.variables["offered"] = len(args["data"])
-        action = ACTIONS[step.action]
+        offered = entry.offered(resolved)
+        if offered is not None:
+            self.ctx.variables["offered"] = offered
         started = time.perf_counter()
         self.running = (step, number, path, started)
         try:
-            value = action(self.ctx, args)
+            value = entry.call(self.ctx, resolved)
         except Exception as exc:
-            return _NO_VALUE, exc, time.perf_counter() - started
+            return Outcome(None, exc, time.perf_counter() - started)
         except BaseException:
             self.interrupted_in = self.running  # pytest-timeout's Failed, KeyboardInterrupt: say where
             self.ctx.note_proxies()  # before a phase undoes its toxics: the report shows what the step saw
             raise
         finally:
             self.running = None
-        return value, None, time.perf_counter() - started
+        return Outcome(value, None, time.perf_counter() - started)
 
-    def call_repeat(
-        self, step: model.StepBase, number: str, path: tuple[str | int, ...]
-    ) -> tuple[Any, Any, float]:
-        spec = step.args
-        results: list[Any] = []
-        started = time.perf_counter()
-        body_path = (*path, "repeat", "steps")
-        for iteration in range(spec.times):
-            last: Any = None
-            for index, inner in enumerate(spec.steps):
-                inner_number = f"{number}.{index + 1}"
-                inner_path = (*body_path, index)
-                value, exc, elapsed = self.call(inner, inner_number, inner_path)
-                if exc is not None and spec.until_raises is not None and inner.raises is None:
-                    stop = check_step(
-                        _UntilRaises(spec.until_raises),
-                        _NO_VALUE,
-                        exc,
-                        elapsed,
-                        self.ctx.variables,
-                        self.payload,
-                    )
-                    if stop is None:
-                        return results, None, time.perf_counter() - started
-                self.judge(inner, inner_number, inner_path, value, exc, elapsed, iteration=iteration + 1)
-                last = value
-            results.append(last)
-        return results, None, time.perf_counter() - started
+    def raised_as(self, expected: model.RaisesSpec, error: Exception) -> bool:
+        """Whether ``error`` is what a ``raises``-shaped spec (``until_raises``) describes."""
+        return raises_problem(expected, error) is None
 
     def judge(
         self,
         step: model.StepBase,
         number: str,
         path: tuple[str | int, ...],
-        value: Any,
-        exc: BaseException | None,
-        elapsed: float,
+        outcome: Outcome,
         *,
         iteration: int | None = None,
     ) -> None:
+        value, exc, elapsed = outcome.value, outcome.error, outcome.elapsed
         mismatch: Mismatch | None = check_step(step, value, exc, elapsed, self.ctx.variables, self.payload)
         if mismatch is not None:
             note = f"iteration {iteration} of the enclosing repeat" if iteration is not None else None
@@ -208,8 +182,9 @@ class _Run:
         if step.save_elapsed is not None:
             self.ctx.variables[step.save_elapsed] = elapsed
 
-    def run_step(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> Any:
-        value, exc, elapsed = self.call(step, number, path)
+    def run_step(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> object:
+        outcome = self.call(step, number, path)
+        value, exc, elapsed = outcome.value, outcome.error, outcome.elapsed
         self.observations.append(
             StepObservation(
                 number=number,
@@ -221,17 +196,17 @@ class _Run:
                 label=step.label,
             )
         )
-        self.judge(step, number, path, value, exc, elapsed)
+        self.judge(step, number, path, outcome)
         if (
             step.raises is not None
             or step.checks_return
             or step.bytes is not None
             or step.elapsed is not None
         ):
-            outcome = (
+            shown = (
                 f"raised {describe_exception(exc)}" if exc is not None else f"returned {render_value(value)}"
             )
-            self.last_checked = f"{step.action} {outcome}"
+            self.last_checked = f"{step.action} {shown}"
         return value
 
     # -- phases -------------------------------------------------------------------------------------------
@@ -380,22 +355,6 @@ class _ObservedValues(dict[str, _Shown]):
                 f"{{{key}}} needs two numbers, got {render_value(numerator)} and {render_value(denominator)}"
             )
         return _Shown(numerator / denominator)
-
-
-class _UntilRaises:
-    """Adapter so ``until_raises`` is checked with the same rules as a step's ``raises``."""
-
-    action = "repeat"
-    checks_return = False
-    returns = None
-    bytes = None
-    elapsed = None
-    save = None
-    save_elapsed = None
-    label = None
-
-    def __init__(self, raises: model.RaisesSpec) -> None:
-        self.raises = raises
 
 
 def run_scenario(
