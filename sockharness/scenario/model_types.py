@@ -26,6 +26,7 @@ from sockharness.scenario.errors import describe_value, did_you_mean
 __all__ = [
     "ALLOWED_EXCEPTIONS",
     "NAME_PATTERN",
+    "SOCKET_CONSTANT_PATTERN",
     "VARIABLE_PATTERN",
     "Address",
     "AddressSpec",
@@ -69,6 +70,8 @@ NAME_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 #: ``$name``, ``$name[0]``, ``$name[0][1]``: a saved value, optionally indexed.
 VARIABLE_PATTERN: Final = r"^\$[A-Za-z_][A-Za-z0-9_]*(\[-?[0-9]+\])*$"
 ERRNO_NAME_PATTERN: Final = r"^E[A-Z0-9]+$"
+#: A socket module constant as a matcher value (``returns: SOCK_STREAM``): compared as its number.
+SOCKET_CONSTANT_PATTERN: Final = r"^(AF|SOCK|SOL|SO|IPPROTO|IP|IPV6|TCP|MSG|SHUT|SCM)_[A-Z0-9_]+$"
 #: 1 GiB: a payload is built in memory, so bigger ones would only exhaust it.
 MAX_PAYLOAD_BYTES: Final = 1024**3
 

@@ -7,6 +7,7 @@ produces one error about the shape rather than one error per union member.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, Self
 
@@ -26,6 +27,7 @@ from sockharness.scenario.errors import describe_value, did_you_mean
 from sockharness.scenario.model_types import (
     ERRNO_NAME_PATTERN,
     MAX_PAYLOAD_BYTES,
+    SOCKET_CONSTANT_PATTERN,
     VARIABLE_PATTERN,
     Duration,
     ExceptionName,
@@ -56,6 +58,7 @@ __all__ = [
 _HEX_RE = re.compile(r"^(\s*[0-9a-fA-F]\s*[0-9a-fA-F])*\s*$")
 _VARIABLE_RE = re.compile(VARIABLE_PATTERN)
 _ERRNO_LOOKALIKE_RE = re.compile(ERRNO_NAME_PATTERN)
+_CONSTANT_LOOKALIKE_RE = re.compile(SOCKET_CONSTANT_PATTERN)
 #: Faker attributes that are not generators (calling them would reseed or reconfigure the instance).
 _FAKER_DENY: Final = frozenset({"seed", "seed_instance", "seed_locale", "add_provider", "get_providers"})
 
@@ -213,6 +216,11 @@ def _check_matcher_scalar(value: Any) -> Any:
             raise ValueError(f"expected a variable like $rc or $addr[0], got {value!r}")
         if _ERRNO_LOOKALIKE_RE.match(value) and len(value) > 2:
             check_errno_name(value)
+        if _CONSTANT_LOOKALIKE_RE.match(value) and not isinstance(getattr(socket, value, None), int):
+            # It would be compared as text with an integer result and could never match.
+            known = [name for name in dir(socket) if _CONSTANT_LOOKALIKE_RE.match(name)]
+            hint = did_you_mean(value, known)
+            raise ValueError(f"unknown socket constant {value!r} on this platform{hint}")
     return value
 
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from sockharness.scenario._actions.base import SockAddress
 from sockharness.scenario.context import ScenarioContext, ScenarioSetupError
-from sockharness.scenario.model_types import AddressSpec, parse_variable
+from sockharness.scenario.matchers import UnknownVariableError, resolve_variable
+from sockharness.scenario.model_types import AddressSpec
 from sockharness.scenario.model_values import Payload
 from sockharness.scenario.payloads import PayloadSource
 
@@ -45,18 +46,11 @@ def flags(values: Sequence[str | int]) -> int:
 
 
 def variable(ctx: ScenarioContext, text: str) -> object:
-    """The value of ``$name`` / ``$name[0][1]``; a clear error names what is known."""
-    name, indexes = parse_variable(text)
-    if name not in ctx.variables:
-        known = ", ".join(f"${known}" for known in sorted(ctx.variables)) or "none yet"
-        raise ScenarioSetupError(f"{text}: no saved value named {name!r} (saved so far: {known})")
-    value = ctx.variables[name]
-    for position in indexes:
-        try:
-            value = value[position]
-        except (TypeError, IndexError) as exc:
-            raise ScenarioSetupError(f"{text}: cannot index {value!r} with [{position}] ({exc})") from None
-    return value
+    """The value of ``$name`` / ``$name[0][1]`` (the matchers' lookup); a clear error names what is known."""
+    try:
+        return resolve_variable(text, ctx.variables)
+    except UnknownVariableError as error:
+        raise ScenarioSetupError(str(error)) from None
 
 
 def address(ctx: ScenarioContext, spec: AddressSpec) -> SockAddress:

@@ -12,15 +12,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
+import string
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from sockharness.errnos import describe_exception
 from sockharness.scenario import model
 from sockharness.scenario._actions import Container, Outcome
+from sockharness.scenario._render import ErrnoCode, render
 from sockharness.scenario.context import RunOptions, ScenarioContext
-from sockharness.scenario.expectations import Mismatch, check_step, raises_problem, render_value
+from sockharness.scenario.expectations import Mismatch, check_step, raises_problem
 from sockharness.scenario.failure import ScenarioFailure, StepPlace
 from sockharness.scenario.model_refs import observe_ratio
 from sockharness.scenario.peers_factory import start_peers
@@ -89,7 +90,9 @@ class _Run:
         line = self.locate(path)
         text = step_source(self.source, line)
         if not text:
-            text = render_value(step.model_dump(by_alias=True, exclude_unset=True, mode="json"))
+            text = render(
+                step.model_dump(by_alias=True, exclude_unset=True, mode="json", warnings=False), readable=True
+            )
         return StepPlace(number=number, action=step.action, line=line, text=text, label=step.label)
 
     def failure(
@@ -117,8 +120,8 @@ class _Run:
         )
 
     # -- steps --------------------------------------------------------------------------------------------
-    def run_steps(self, steps: Sequence[model.StepBase], prefix: str, path: tuple[str | int, ...]) -> Any:
-        last: Any = None
+    def run_steps(self, steps: Sequence[model.StepBase], prefix: str, path: tuple[str | int, ...]) -> object:
+        last: object = None
         for index, step in enumerate(steps):
             number = f"{prefix}{index + 1}"
             last = self.run_step(step, number, (*path, index))
@@ -145,6 +148,8 @@ class _Run:
         self.running = (step, number, path, started)
         try:
             value = entry.call(self.ctx, resolved)
+            if isinstance(value, int) and not isinstance(value, bool) and entry.returns_errno(step.args):
+                value = ErrnoCode(value)  # compares as the number, reads as EINPROGRESS (115)
         except Exception as exc:
             return Outcome(None, exc, time.perf_counter() - started)
         except BaseException:
@@ -191,7 +196,7 @@ class _Run:
                 action=step.action,
                 line=self.locate(path),
                 elapsed=elapsed,
-                returned=None if exc is not None else render_value(value),
+                returned=None if exc is not None else render(value, readable=True),
                 raised=describe_exception(exc) if exc is not None else None,
                 label=step.label,
             )
@@ -204,7 +209,9 @@ class _Run:
             or step.elapsed is not None
         ):
             shown = (
-                f"raised {describe_exception(exc)}" if exc is not None else f"returned {render_value(value)}"
+                f"raised {describe_exception(exc)}"
+                if exc is not None
+                else f"returned {render(value, readable=True)}"
             )
             self.last_checked = f"{step.action} {shown}"
         return value
@@ -303,9 +310,8 @@ class _Run:
         template = self.scenario.observe
         if not template:
             return self.last_checked or "as documented"
-        values = _ObservedValues({name: _Shown(value) for name, value in self.ctx.variables.items()})
         try:
-            return template.format_map(values)
+            return fill_observe(template, self.ctx.variables)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError, ZeroDivisionError) as exc:
             return f"{template} (cannot fill in: {type(exc).__name__} {exc})"
 
@@ -320,41 +326,43 @@ class _Run:
             duration=duration,
             seed=self.options.seed,
             steps=list(self.observations),
-            variables={name: render_value(value) for name, value in self.ctx.variables.items()},
+            variables={name: render(value, readable=True) for name, value in self.ctx.variables.items()},
         )
 
 
-class _Shown:
-    """A saved value inside ``observe``: renders readably, and ``{addr[0]}`` still indexes the value."""
+class _ObserveFormatter(string.Formatter):
+    """Fills ``observe`` with the saved values themselves, so ``{x!r}``, ``{x!a}``, ``{x[0]}``, ``{x:.3f}``
+    and ``{x.attr}`` act on the value; a field without conversion or spec reads like the report
+    (a string as itself, an address as host:port, an errno by name). ``{a/b}`` is the ratio of two
+    saved numbers (e.g. lossy/clean times)."""
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __getitem__(self, key: Any) -> _Shown:
-        return _Shown(self.value[key])
-
-    def __format__(self, spec: str) -> str:
-        if spec and isinstance(self.value, int | float) and not isinstance(self.value, bool):
-            return format(self.value, spec)
-        return format(render_value(self.value), spec)
-
-    def __str__(self) -> str:
-        return render_value(self.value)
-
-
-class _ObservedValues(dict[str, _Shown]):
-    """The saved values by name, plus the ratio ``{a/b}`` of two saved numbers (e.g. lossy/clean times)."""
-
-    def __missing__(self, key: str) -> _Shown:
+    def get_value(self, key: int | str, args: Sequence[object], kwargs: Mapping[str, object]) -> object:
+        if isinstance(key, int) or key in kwargs:
+            return super().get_value(key, args, kwargs)
         ratio = observe_ratio(key)
         if ratio is None:
             raise KeyError(key)
-        numerator, denominator = (self[name].value for name in ratio)
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (numerator, denominator)):
+        numerator, denominator = (kwargs[name] for name in ratio)
+        if not all(_is_number(value) for value in (numerator, denominator)):
             raise TypeError(
-                f"{{{key}}} needs two numbers, got {render_value(numerator)} and {render_value(denominator)}"
+                f"{{{key}}} needs two numbers, got {render(numerator, readable=True)} and "
+                f"{render(denominator, readable=True)}"
             )
-        return _Shown(numerator / denominator)
+        return numerator / denominator  # type: ignore[operator]  # both checked to be numbers
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if format_spec and _is_number(value):
+            return format(value, format_spec)
+        return format(render(value, readable=True), format_spec)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def fill_observe(template: str, variables: Mapping[str, object]) -> str:
+    """The ``observe`` template with the saved values filled in (pure, so it can be tested alone)."""
+    return _ObserveFormatter().vformat(template, (), variables)
 
 
 def run_scenario(
