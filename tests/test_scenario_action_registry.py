@@ -6,6 +6,7 @@ docs table the generator renders, and at least one built-in scenario under ``sce
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -76,3 +77,19 @@ def test_docs_table_shows_the_traits_the_runner_and_expectations_use() -> None:
     assert "sets `$offered`" in rows["send"]
     assert "netns only" in rows["packet_fault"]
     assert "errno (per call)" in rows["getsockopt"]
+
+
+@pytest.mark.parametrize(
+    "module", ["runner", "expectations", "resolve", "matchers", "model_steps", "model_refs"]
+)
+def test_the_run_and_check_layers_name_no_action(module: str) -> None:
+    """Per-action behaviour lives in the entry: these modules only iterate the registry and its traits."""
+    source = (Path(__file__).resolve().parents[1] / "sockharness" / "scenario" / f"{module}.py").read_text()
+    literals = {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    # "socket" and "peer" are also the kinds of names a step uses (model_refs), not actions.
+    allowed = {"socket", "peer"} if module == "model_refs" else set()
+    assert not (literals & set(REGISTRY)) - allowed

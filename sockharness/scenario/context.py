@@ -42,7 +42,7 @@ class ScenarioContext:
     sockets: dict[str, socket.socket] = field(default_factory=dict)
     peers: dict[str, Any] = field(default_factory=dict)  # name -> Peer / ExternalTarget / FaultProxy
     proxies: dict[str, Any] = field(default_factory=dict)  # name -> FaultProxy (also in peers)
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, object] = field(default_factory=dict)
     backends: dict[str, Any] = field(default_factory=dict)  # backend name -> FaultBackend
     packet_faults: PacketFaults | None = None  # created on first use in netns mode
     scenario_seed: int | None = None  # derived from (run seed, file, scenario): seeds the embedded engine

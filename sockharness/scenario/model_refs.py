@@ -12,7 +12,7 @@ import re
 import string
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from sockharness.scenario._actions import Container, Use
 from sockharness.scenario.errors import KeyPath, did_you_mean
@@ -77,7 +77,7 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint}{listing}"
 
 
-def _matcher_variables(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+def _matcher_variables(value: object, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """Every ``$variable`` inside a matcher, with the key path where it is written."""
     if isinstance(value, str) and value.startswith("$"):
         yield path, value

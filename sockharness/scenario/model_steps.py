@@ -160,7 +160,7 @@ STEP_CLASSES: Final[dict[str, type[StepBase]]] = {
 }
 
 
-def _step_tag(value: Any) -> str | None:
+def _step_tag(value: object) -> str | None:
     if isinstance(value, StepBase):
         return f"§{value.action}"
     if isinstance(value, dict):

@@ -90,7 +90,7 @@ def keyed_union(forms: Mapping[str, str], what: str, *, scalar_tag: str | None =
 
 
 def _tag_by_key(forms: Mapping[str, str], scalar_tag: str | None = None) -> Callable[[Any], str | None]:
-    def tag(value: Any) -> str | None:
+    def tag(value: object) -> str | None:
         if isinstance(value, str):
             return scalar_tag
         if isinstance(value, dict):
@@ -123,7 +123,7 @@ class TextPayload(StrictModel):
         return self
 
 
-def _check_hex(value: Any) -> str:
+def _check_hex(value: object) -> str:
     if not isinstance(value, str) or not _HEX_RE.match(value):
         raise ValueError(f'expected pairs of hex digits like "48 65 6c", got {describe_value(value)}')
     return value
@@ -157,7 +157,7 @@ class SizePayload(StrictModel):
         return self
 
 
-def _check_faker_method(value: Any) -> str:
+def _check_faker_method(value: object) -> str:
     if (
         not isinstance(value, str)
         or not value.isidentifier()
@@ -206,7 +206,7 @@ Payload = Annotated[
 MATCHER_TYPES: Final = ("int", "float", "str", "bytes", "bool", "none", "tuple", "list")
 
 
-def _check_matcher_scalar(value: Any) -> Any:
+def _check_matcher_scalar(value: object) -> object:
     if value is not None and not isinstance(value, bool | int | float | str):
         raise ValueError(
             f"expected a matcher (a scalar, a list or a mapping of operators), got {describe_value(value)}"
@@ -232,7 +232,7 @@ MatcherScalar = Annotated[
 ]
 
 
-def _matcher_tag(value: Any) -> str:
+def _matcher_tag(value: object) -> str:
     if isinstance(value, dict | MatcherOps):
         return "§ops"
     if isinstance(value, list):
@@ -276,7 +276,7 @@ class MatcherOps(StrictModel):
             raise fail(f"a matcher mapping needs at least one operator ({', '.join(self.yaml_keys())})")
         return self
 
-    def operators(self) -> list[tuple[str, Any]]:
+    def operators(self) -> list[tuple[str, object]]:
         """The operators that were written, as (YAML key, operand), in declaration order."""
         fields = type(self).model_fields
         return [
@@ -289,7 +289,7 @@ class MatcherOps(StrictModel):
 # --- expectations ----------------------------------------------------------------------------------
 
 
-def _check_errno_spec(value: Any) -> tuple[str, ...] | None:
+def _check_errno_spec(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, list):
@@ -330,7 +330,7 @@ class RaisesSpec(StrictModel):
         return "errno" in self.model_fields_set
 
 
-def _raises_shorthand(value: Any) -> Any:
+def _raises_shorthand(value: object) -> object:
     return {"type": value} if isinstance(value, str) else value
 
 
@@ -370,7 +370,7 @@ _BYTES_FORMS: Final = {
 }
 
 
-def _bytes_tag(value: Any) -> str | None:
+def _bytes_tag(value: object) -> str | None:
     if isinstance(value, str):
         return "§payload"
     if isinstance(value, BytesMatch):
