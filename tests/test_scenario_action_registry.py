@@ -11,11 +11,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
-from sockharness.scenario._actions import REGISTRY, Container, docs_table
+from sockharness.scenario._actions import REGISTRY, Container, Outcome, docs_table
+from sockharness.scenario._actions.base import KeyPath
 from sockharness.scenario.loader import load_file
 from sockharness.scenario.model import STEP_CLASSES, StepBase
-from sockharness.scenario.model_steps import ACTIONS, BYTES_ACTIONS
+from sockharness.scenario.model_steps import ACTIONS, BYTES_ACTIONS, Step
+from sockharness.scenario.model_values import RaisesSpec
 from sockharness.scenario.schema import build_schema
 
 SCENARIO_ROOT = Path(__file__).resolve().parents[1] / "scenarios"
@@ -93,3 +96,40 @@ def test_the_run_and_check_layers_name_no_action(module: str) -> None:
     # "socket" and "peer" are also the kinds of names a step uses (model_refs), not actions.
     allowed = {"socket", "peer"} if module == "model_refs" else set()
     assert not (literals & set(REGISTRY)) - allowed
+
+
+class _ScriptedBody:
+    """A BodyRunner whose nested calls succeed until the Nth, which raises BlockingIOError."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = fail_at
+        self.calls: list[str] = []
+        self.judged: list[tuple[str, int | None]] = []
+
+    def call(self, step: StepBase, number: str, path: KeyPath) -> Outcome:
+        self.calls.append(number)
+        if len(self.calls) == self.fail_at:
+            return Outcome(None, BlockingIOError(11, "would block"), 0.0)
+        return Outcome(len(self.calls), None, 0.0)
+
+    def judge(
+        self, step: StepBase, number: str, path: KeyPath, outcome: Outcome, *, iteration: int | None
+    ) -> None:
+        self.judged.append((number, iteration))
+
+    def raised_as(self, expected: RaisesSpec, error: Exception) -> bool:
+        return type(error).__name__ == expected.type
+
+
+def test_a_container_runs_its_body_through_the_body_runner_alone() -> None:
+    """What the runner provides to a container is the BodyRunner protocol: no repeat-specific hook."""
+    step = TypeAdapter(Step).validate_python(
+        {"repeat": {"times": 5, "until_raises": "BlockingIOError", "steps": [{"sleep": 0}, {"sleep": 0}]}}
+    )
+    repeat = step.entry
+    assert isinstance(repeat, Container)
+    body = _ScriptedBody(fail_at=4)
+    outcome = repeat.run(step.args, body, "7", ("scenarios", 0, "steps", 6))
+    assert body.calls == ["7.1", "7.2", "7.1", "7.2"]
+    assert body.judged == [("7.1", 1), ("7.2", 1), ("7.1", 2)]  # the stopping call is not judged
+    assert outcome.error is None and outcome.value == [2]

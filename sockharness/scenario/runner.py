@@ -148,8 +148,6 @@ class _Run:
         self.running = (step, number, path, started)
         try:
             value = entry.call(self.ctx, resolved)
-            if isinstance(value, int) and not isinstance(value, bool) and entry.returns_errno(step.args):
-                value = ErrnoCode(value)  # compares as the number, reads as EINPROGRESS (115)
         except Exception as exc:
             return Outcome(None, exc, time.perf_counter() - started)
         except BaseException:
@@ -158,7 +156,10 @@ class _Run:
             raise
         finally:
             self.running = None
-        return Outcome(value, None, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        if isinstance(value, int) and not isinstance(value, bool) and entry.returns_errno(step.args):
+            value = ErrnoCode(value)  # compares as the number, reads as EINPROGRESS (115)
+        return Outcome(value, None, elapsed)
 
     def raised_as(self, expected: model.RaisesSpec, error: Exception) -> bool:
         """Whether ``error`` is what a ``raises``-shaped spec (``until_raises``) describes."""
