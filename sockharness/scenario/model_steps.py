@@ -169,7 +169,7 @@ def _step_tag(value: object) -> str | None:
     return None
 
 
-def _step_shape(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+def _step_shape(value: object, handler: ValidatorFunctionWrapHandler) -> object:
     if isinstance(value, StepBase):
         return value
     if not isinstance(value, dict):

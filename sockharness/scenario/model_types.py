@@ -108,7 +108,7 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _check_keys(cls, data: Any) -> Any:
+    def _check_keys(cls, data: object) -> object:
         if isinstance(data, cls):
             return data
         if not isinstance(data, dict):
