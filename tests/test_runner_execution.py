@@ -50,10 +50,11 @@ def test_runner_without_observe_the_table_shows_the_last_checked_outcome() -> No
 
 
 def test_runner_connect_ex_result_is_platform_number() -> None:
+    """The errno result reads by name, with this platform's number in brackets."""
     import errno
 
     result = run_scenario(PASSING, "refused-and-errno-forms", seed=1)
-    assert result.observed == f"connect_ex returned {errno.ECONNREFUSED}"
+    assert result.observed == f"connect_ex returned ECONNREFUSED ({errno.ECONNREFUSED})"
 
 
 def test_runner_repeat_stops_at_until_raises() -> None:

@@ -133,15 +133,15 @@ def test_runner_failure_in_a_phase_is_numbered_by_phase_and_shows_the_toxic() ->
 
 def test_runner_interruption_inside_a_step_still_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """pytest-timeout (signal method) raises inside the running step: everything must still be released."""
-    from sockharness.scenario import actions
+    from sockharness.scenario._actions import REGISTRY
 
     class Interrupted(BaseException):  # like pytest's Failed/Exit: not an Exception, so no step catches it
         pass
 
-    def interrupted_sleep(ctx: object, args: object) -> None:
+    def interrupted_sleep(ctx: object, resolved: object) -> None:
         raise Interrupted
 
-    monkeypatch.setitem(actions.ACTIONS, "sleep", interrupted_sleep)
+    monkeypatch.setattr(REGISTRY["sleep"], "call", interrupted_sleep)
     threads_before = threading.active_count()
     fds_before = set(os.listdir("/proc/self/fd"))
     with pytest.raises(Interrupted):

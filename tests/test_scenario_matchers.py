@@ -16,7 +16,9 @@ VARIABLES = {"offered": 1048576, "addr": ("127.0.0.1", 5555), "rc": 0, "names": 
 
 
 def check(observed: Any, written: Any) -> str | None:
-    return match(observed, _MATCHER.validate_python(written), VARIABLES)
+    """The mismatch as the report's sentence (``Difference.__str__``), or None."""
+    difference = match(observed, _MATCHER.validate_python(written), VARIABLES)
+    return None if difference is None else str(difference)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import yaml
 
 SCENARIO_ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 #: Directories owned by other areas that this inventory does not count.
-FOREIGN_DIRS = frozenset({"netns"})
+FOREIGN_DIRS = frozenset({"netns", "faults"})
 #: The socket methods the tutorial lists; each must have scenarios.
 REQUIRED_METHODS = (
     "socket",

@@ -11,13 +11,15 @@ import contextlib
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sockharness.peers.registry import Registry
 
+if TYPE_CHECKING:
+    from sockharness.netns import PacketFaults
+from sockharness.scenario._actions.base import ScenarioSetupError
 
-class ScenarioSetupError(AssertionError):
-    """A scenario refers to something that does not exist at run time (unknown socket, peer, proxy)."""
+__all__ = ["RunOptions", "ScenarioContext", "ScenarioSetupError"]
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,9 @@ class ScenarioContext:
     sockets: dict[str, socket.socket] = field(default_factory=dict)
     peers: dict[str, Any] = field(default_factory=dict)  # name -> Peer / ExternalTarget / FaultProxy
     proxies: dict[str, Any] = field(default_factory=dict)  # name -> FaultProxy (also in peers)
-    variables: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, object] = field(default_factory=dict)
     backends: dict[str, Any] = field(default_factory=dict)  # backend name -> FaultBackend
-    packet_faults: Any = None  # PacketFaults, created on first use in netns mode
+    packet_faults: PacketFaults | None = None  # created on first use in netns mode
     scenario_seed: int | None = None  # derived from (run seed, file, scenario): seeds the embedded engine
     final_transcripts: str = ""  # every peer's transcript as it was when close() had stopped them
     _proxy_notes: dict[str, str] = field(default_factory=dict)

@@ -1,50 +1,40 @@
 """Check one executed step against its ``raises`` / ``returns`` / ``bytes`` / ``elapsed`` expectations.
 
 Pure: the step already ran; this only compares what was observed with what was written and, on a
-mismatch, says both sides in words (exception class, errno name and number, message) so the failure
-report needs no traceback to be understood.
+mismatch, returns both sides as data (exception class, errno name and number, message; the matcher's
+:class:`~sockharness.scenario.matchers.Difference`) so the failure report needs no traceback and no
+sentence is ever parsed back apart.
 """
 
 from __future__ import annotations
 
 import builtins
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sockharness.errnos import describe_errno, describe_exception, is_errno, resolve_errno
+from sockharness.errnos import describe_exception, is_errno, resolve_errno
 from sockharness.peers import PeerError
-from sockharness.scenario.matchers import match, render
-from sockharness.scenario.model_values import BytesMatch
+from sockharness.scenario._render import render
+from sockharness.scenario.matchers import Difference, Variables, match
+from sockharness.scenario.model_values import BytesMatch, Elapsed, Payload, RaisesSpec
 
-PayloadResolver = Callable[[Any], bytes]
+if TYPE_CHECKING:
+    from sockharness.scenario.model_steps import StepBase
+
+__all__ = ["Mismatch", "bytes_problem", "check_step", "describe_raises", "exception_class", "raises_problem"]
+
+PayloadResolver = Callable[[Payload], bytes]
 
 
 @dataclass(frozen=True)
 class Mismatch:
-    """What a step was expected to do and what it did, as text."""
+    """What a step was expected to do and what it did, each side in words, plus an optional note."""
 
     expected: str
     observed: str
     note: str | None = None
-
-
-def render_value(value: Any) -> str:
-    """A short rendering of any observed value (exceptions described with their errno)."""
-    if isinstance(value, BaseException):
-        return describe_exception(value)
-    if (
-        isinstance(value, tuple)
-        and len(value) >= 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], int)
-    ):
-        host, port = value[0], value[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    if isinstance(value, str):
-        return value
-    return render(value)
 
 
 def exception_class(name: str) -> type[BaseException]:
@@ -57,7 +47,7 @@ def exception_class(name: str) -> type[BaseException]:
     raise ValueError(f"raises: unknown exception class {name!r}")
 
 
-def describe_raises(raises: Any) -> str:
+def describe_raises(raises: RaisesSpec) -> str:
     text = str(raises.type)
     if raises.checks_errno:
         if raises.errno is None:
@@ -77,7 +67,7 @@ def _number(name: str) -> str:
         return "?"
 
 
-def raises_problem(raises: Any, exc: BaseException) -> str | None:
+def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
     """None when ``exc`` is what ``raises`` describes; otherwise which part differs."""
     wanted = exception_class(raises.type)
     if not isinstance(exc, wanted):
@@ -94,112 +84,93 @@ def raises_problem(raises: Any, exc: BaseException) -> str | None:
     return None
 
 
-def _split(sentence: str, value: Any) -> Mismatch:
-    """Turn the matcher's "expected A, got B" into the two sides."""
-    head, separator, tail = sentence.rpartition(", got ")
-    if separator and head.startswith("expected "):
-        return Mismatch(expected=head.removeprefix("expected "), observed=tail)
-    prefix, colon, rest = sentence.partition(": ")
-    if colon and ", got " in rest:
-        inner = _split(rest, value)
-        return Mismatch(expected=f"{prefix}: {inner.expected}", observed=inner.observed)
-    return Mismatch(expected=sentence, observed=render(value))
-
-
-def _observed_bytes(action: str, value: Any) -> Any:
-    if action == "recvfrom" and isinstance(value, list | tuple) and value:
-        return value[0]
-    return value
+_BYTES_WORDS = {"exact": "exactly", "prefix": "a prefix", "suffix": "a suffix", "contains": "containing"}
 
 
 def bytes_problem(
-    expectation: Any, data: Any, payload: PayloadResolver, variables: Mapping[str, Any]
-) -> str | None:
+    expectation: Payload | BytesMatch, data: object, payload: PayloadResolver, variables: Variables
+) -> Difference | None:
+    """None when ``data`` holds; otherwise how it differs from the ``bytes:`` expectation."""
     if not isinstance(data, bytes | bytearray):
-        return f"expected bytes, got {render(data)}"
+        return Difference("bytes", render(data))
     observed = bytes(data)
     if not isinstance(expectation, BytesMatch):
         wanted = payload(expectation)
-        return None if observed == wanted else f"expected exactly {render(wanted)}, got {render(observed)}"
-    checks = (
+        return None if observed == wanted else Difference(f"exactly {render(wanted)}", render(observed))
+    checks: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
         ("exact", lambda w: observed == w),
         ("prefix", observed.startswith),
         ("suffix", observed.endswith),
         ("contains", lambda w: w in observed),
     )
     for key, holds in checks:
-        spec = getattr(expectation, key)
+        spec: Payload | None = getattr(expectation, key)
         if spec is None:
             continue
         wanted = payload(spec)
         if not holds(wanted):
-            word = {"exact": "exactly", "prefix": "a prefix", "suffix": "a suffix", "contains": "containing"}[
-                key
-            ]
-            return f"expected {word} {render(wanted)}, got {render(observed)}"
+            return Difference(f"{_BYTES_WORDS[key]} {render(wanted)}", render(observed))
     if "length" in expectation.model_fields_set:
-        problem = match(len(observed), expectation.length, variables)
-        if problem is not None:
-            return f"length: {problem} (data {render(observed)})"
+        difference = match(len(observed), expectation.length, variables)
+        if difference is not None:
+            shown = f"{difference.observed} (data {render(observed)})"
+            return Difference(difference.expected, shown, difference.where).inside("length")
     return None
 
 
-def _returns_errno(step: Any) -> bool:
-    """Whether the step's integer result is an errno (connect_ex, getsockopt SO_ERROR)."""
-    if step.action == "connect_ex":
-        return True
-    if step.action == "getsockopt":
-        return getattr(step.args, "option", None) in ("SO_ERROR", getattr(socket, "SO_ERROR", None))
-    return False
+def _unexpected_exception(exc: BaseException) -> Mismatch:
+    partial = getattr(exc, "partial", None)
+    note = f"bytes received before it: {render(partial)}" if partial else None
+    first, _, rest = describe_exception(exc).partition("\n")
+    if rest and not isinstance(exc, PeerError):  # a PeerError's transcripts are shown with the peers
+        note = f"{note}; {rest}" if note else rest
+    return Mismatch("no exception", first, note=note)
+
+
+def _elapsed_problem(
+    bounds: Elapsed, elapsed: float, value: object, exc: BaseException | None
+) -> Mismatch | None:
+    low, high = bounds.min, bounds.max
+    if (low is None or elapsed >= low) and (high is None or elapsed <= high):
+        return None
+    words = [
+        f">= {low * 1000:g} ms" if low is not None else "",
+        f"<= {high * 1000:g} ms" if high is not None else "",
+    ]
+    outcome = describe_exception(exc) if exc is not None else f"returned {render(value, readable=True)}"
+    return Mismatch(
+        f"elapsed {' and '.join(word for word in words if word)}", f"{elapsed * 1000:.3f} ms ({outcome})"
+    )
 
 
 def check_step(
-    step: Any,
-    value: Any,
+    step: StepBase,
+    value: object,
     exc: BaseException | None,
     elapsed: float,
-    variables: Mapping[str, Any],
+    variables: Variables,
     payload: PayloadResolver,
 ) -> Mismatch | None:
     """The first unmet expectation of ``step``, or None when every written expectation holds."""
     if step.raises is not None:
         if exc is None:
-            return Mismatch(describe_raises(step.raises), f"no exception; returned {render_value(value)}")
+            return Mismatch(
+                describe_raises(step.raises), f"no exception; returned {render(value, readable=True)}"
+            )
         problem = raises_problem(step.raises, exc)
         if problem is not None:
             return Mismatch(describe_raises(step.raises), describe_exception(exc), note=problem)
     elif exc is not None:
-        partial = getattr(exc, "partial", None)
-        note = f"bytes received before it: {render(partial)}" if partial else None
-        first, _, rest = describe_exception(exc).partition("\n")
-        if rest and not isinstance(exc, PeerError):  # a PeerError's transcripts are shown with the peers
-            note = f"{note}; {rest}" if note else rest
-        return Mismatch("no exception", first, note=note)
+        return _unexpected_exception(exc)
     else:
         if step.checks_return:
-            problem = match(value, step.returns, variables)
-            if problem is not None:
-                mismatch = _split(problem, value)
-                observed = mismatch.observed
-                if _returns_errno(step) and isinstance(value, int) and not isinstance(value, bool):
-                    observed = describe_errno(value) if value else "0 (success)"
-                return Mismatch(f"returns {mismatch.expected}", observed)
+            difference = match(value, step.returns, variables)
+            if difference is not None:
+                return Mismatch(f"returns {difference.expectation}", difference.observed)
         if step.bytes is not None:
-            problem = bytes_problem(step.bytes, _observed_bytes(step.action, value), payload, variables)
-            if problem is not None:
-                mismatch = _split(problem, value)
-                return Mismatch(f"bytes {mismatch.expected}", mismatch.observed)
+            difference = bytes_problem(step.bytes, step.entry.bytes_of(value), payload, variables)
+            if difference is not None:
+                return Mismatch(f"bytes {difference.expectation}", difference.observed)
     if step.elapsed is not None:
-        low, high = step.elapsed.min, step.elapsed.max
-        if (low is not None and elapsed < low) or (high is not None and elapsed > high):
-            bounds = " and ".join(
-                part
-                for part in (
-                    f">= {low * 1000:g} ms" if low is not None else "",
-                    f"<= {high * 1000:g} ms" if high is not None else "",
-                )
-                if part
-            )
-            outcome = describe_exception(exc) if exc is not None else f"returned {render_value(value)}"
-            return Mismatch(f"elapsed {bounds}", f"{elapsed * 1000:.3f} ms ({outcome})")
+        return _elapsed_problem(step.elapsed, elapsed, value, exc)
     return None

@@ -12,8 +12,9 @@ import re
 import string
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from sockharness.scenario._actions import Container, Use
 from sockharness.scenario.errors import KeyPath, did_you_mean
 from sockharness.scenario.model_peers import PeerBase, ProxyPeer
 from sockharness.scenario.model_types import AddressSpec, parse_variable
@@ -76,7 +77,7 @@ def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     return f"unknown {kind} {name!r}{hint}{listing}"
 
 
-def _matcher_variables(value: Any, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+def _matcher_variables(value: object, path: KeyPath) -> Iterator[tuple[KeyPath, str]]:
     """Every ``$variable`` inside a matcher, with the key path where it is written."""
     if isinstance(value, str) and value.startswith("$"):
         yield path, value
@@ -120,49 +121,47 @@ def _check_proxy(name: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]
         yield Reference(path, _unknown("proxy", name, scope.proxies))
 
 
-def _check_step(step: StepBase, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
-    action = step.action
-    args = step.args
-    here = (*path, action)
-    socket_name = getattr(args, "socket", None)
-    if isinstance(socket_name, str) and socket_name not in scope.sockets:
+def _check_use(use: Use, scope: _Scope, here: KeyPath) -> Iterator[Reference]:
+    path = (*here, *use.subpath)
+    target = use.target
+    if isinstance(target, AddressSpec):
+        yield from _check_address(target, scope, path, sockets=True)
+    elif use.kind == "socket" and target not in scope.sockets:
         yield Reference(
-            (*here, "socket"),
-            _unknown("socket", socket_name, scope.sockets)
+            path,
+            _unknown("socket", target, scope.sockets)
             + " (create it with socket: {as: ...} or accept: {as: ...} first)",
         )
-    address = getattr(args, "address", None)
-    if isinstance(address, AddressSpec):
-        yield from _check_address(address, scope, (*here, "address"), sockets=True)
-    if (
-        action in ("add_toxic", "update_toxic", "remove_toxic", "proxy_down", "proxy_up")
-        and args.proxy is not None
-    ):
-        yield from _check_proxy(args.proxy, scope, (*here, "proxy"))
-    if action == "peer" and args.name not in scope.peers:
-        yield Reference((*here, "name"), _unknown("peer", args.name, scope.peers))
-    if action == "packet_fault":
-        if args.peer is not None and args.peer not in scope.peers:
-            yield Reference((*here, "peer"), _unknown("peer", args.peer, scope.peers))
-        if isinstance(args.port, str):
-            yield from _check_variable(args.port, scope, (*here, "port"))
-        if args.as_ is not None:
-            scope.faults.add(args.as_)
-    if action == "remove_packet_fault" and args not in scope.faults:
+    elif use.kind == "proxy":
+        yield from _check_proxy(target, scope, path)
+    elif use.kind == "peer" and target not in scope.peers:
+        yield Reference(path, _unknown("peer", target, scope.peers))
+    elif use.kind == "variable":
+        yield from _check_variable(target, scope, path)
+    elif use.kind == "fault" and target not in scope.faults:
         yield Reference(
-            here, _unknown("packet fault", args, scope.faults) + " (name it with packet_fault: {as: ...})"
+            path, _unknown("packet fault", target, scope.faults) + " (name it with packet_fault: {as: ...})"
         )
-    if action == "repeat":
-        yield from _check_steps(args.steps, scope, (*here, "steps"))
+
+
+def _check_step(step: StepBase, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    """Names used are checked before the names the step introduces are added (run order)."""
+    entry = step.entry
+    args = step.args
+    here = (*path, step.action)
+    introduced = list(entry.introduces(args))
+    for use in entry.uses(args):
+        yield from _check_use(use, scope, here)
+    scope.faults.update(name.name for name in introduced if name.kind == "fault")
+    if isinstance(entry, Container):
+        for subpath, steps in entry.bodies(args):
+            yield from _check_steps(steps, scope, (*here, *subpath))
     for where, expression in _matcher_variables(step.returns, (*path, "returns")):
         yield from _check_variable(expression, scope, where)
     if isinstance(step.bytes, BytesMatch):
         for where, expression in _matcher_variables(step.bytes.length, (*path, "bytes", "length")):
             yield from _check_variable(expression, scope, where)
-    if action == "socket":
-        scope.sockets.add(args.as_)
-    if action == "accept" and args.as_ is not None:
-        scope.sockets.add(args.as_)
+    scope.sockets.update(name.name for name in introduced if name.kind == "socket")
     if step.save is not None:
         scope.variables.add(step.save)
     if step.save_elapsed is not None:

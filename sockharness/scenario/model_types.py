@@ -26,6 +26,7 @@ from sockharness.scenario.errors import describe_value, did_you_mean
 __all__ = [
     "ALLOWED_EXCEPTIONS",
     "NAME_PATTERN",
+    "SOCKET_CONSTANT_PATTERN",
     "VARIABLE_PATTERN",
     "Address",
     "AddressSpec",
@@ -69,6 +70,8 @@ NAME_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 #: ``$name``, ``$name[0]``, ``$name[0][1]``: a saved value, optionally indexed.
 VARIABLE_PATTERN: Final = r"^\$[A-Za-z_][A-Za-z0-9_]*(\[-?[0-9]+\])*$"
 ERRNO_NAME_PATTERN: Final = r"^E[A-Z0-9]+$"
+#: A socket module constant as a matcher value (``returns: SOCK_STREAM``): compared as its number.
+SOCKET_CONSTANT_PATTERN: Final = r"^(AF|SOCK|SOL|SO|IPPROTO|IP|IPV6|TCP|MSG|SHUT|SCM)_[A-Z0-9_]+$"
 #: 1 GiB: a payload is built in memory, so bigger ones would only exhaust it.
 MAX_PAYLOAD_BYTES: Final = 1024**3
 
@@ -105,7 +108,7 @@ class StrictModel(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _check_keys(cls, data: Any) -> Any:
+    def _check_keys(cls, data: object) -> object:
         if isinstance(data, cls):
             return data
         if not isinstance(data, dict):
@@ -120,10 +123,10 @@ class StrictModel(BaseModel):
         return data
 
 
-def parsed_by(function: Callable[[Any], Any]) -> PlainValidator:
+def parsed_by(function: Callable[[Any], object]) -> PlainValidator:
     """Wrap a ``ValueError``-raising parser so its message becomes the rendered error."""
 
-    def validate(value: Any) -> Any:
+    def validate(value: object) -> object:
         try:
             return function(value)
         except ValueError as error:
@@ -132,7 +135,7 @@ def parsed_by(function: Callable[[Any], Any]) -> PlainValidator:
     return PlainValidator(validate)
 
 
-def _check_int(value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+def _check_int(value: object, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer, got {describe_value(value)}")
     if minimum is not None and value < minimum:
@@ -142,19 +145,19 @@ def _check_int(value: Any, minimum: int | None = None, maximum: int | None = Non
     return value
 
 
-def _check_name(value: Any) -> str:
+def _check_name(value: object) -> str:
     if not isinstance(value, str) or not _NAME_RE.match(value):
         raise ValueError(f"expected a name (letters, digits, '_' or '-'), got {describe_value(value)}")
     return value
 
 
-def _check_var_name(value: Any) -> str:
+def _check_var_name(value: object) -> str:
     if not isinstance(value, str) or not value.isidentifier() or keyword.iskeyword(value):
         raise ValueError(f"expected a variable name (a Python identifier), got {describe_value(value)}")
     return value
 
 
-def check_errno_name(value: Any) -> str:
+def check_errno_name(value: object) -> str:
     if not isinstance(value, str) or not _ERRNO_RE.match(value):
         raise ValueError(f"expected an errno name like ECONNREFUSED, got {describe_value(value)}")
     if not isinstance(getattr(errno, value, None), int):
@@ -163,7 +166,7 @@ def check_errno_name(value: Any) -> str:
     return value
 
 
-def _check_exception(value: Any) -> str:
+def _check_exception(value: object) -> str:
     if value not in ALLOWED_EXCEPTIONS:
         hint = did_you_mean(value, ALLOWED_EXCEPTIONS)
         raise ValueError(
@@ -173,7 +176,7 @@ def _check_exception(value: Any) -> str:
     return str(value)
 
 
-def _check_payload_size(value: Any) -> int:
+def _check_payload_size(value: object) -> int:
     size = parse_size(value)
     if size > MAX_PAYLOAD_BYTES:
         raise ValueError(f"a payload is built in memory: expected at most 1GiB, got {describe_value(value)}")
@@ -203,7 +206,7 @@ def socket_constant(*prefixes: str) -> Any:
     """
     shown = "/".join(f"{prefix}*" for prefix in prefixes) or "socket"
 
-    def validate(value: Any) -> str | int:
+    def validate(value: object) -> str | int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if not isinstance(value, str):
@@ -242,7 +245,7 @@ class AddressSpec:
     literal: tuple[str | int, ...] | None = None  # ("127.0.0.1", 0) or ("::1", 0, 0, 0)
 
 
-def _parse_address(value: Any) -> AddressSpec:
+def _parse_address(value: object) -> AddressSpec:
     expected = 'a peer or socket name, "127.0.0.1:0", "[::1]:0", ["127.0.0.1", 0] or $variable'
     if isinstance(value, list):
         if not 2 <= len(value) <= 4:
@@ -356,7 +359,7 @@ Address = Annotated[
 ]
 
 
-def check_exclusive(data: Any, keys: Iterable[str], what: str, *, required: bool) -> None:
+def check_exclusive(data: object, keys: Iterable[str], what: str, *, required: bool) -> None:
     """Raise when a mapping has more than one (or, if ``required``, none) of ``keys``."""
     if not isinstance(data, dict):
         return

@@ -7,6 +7,7 @@ produces one error about the shape rather than one error per union member.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, Self
 
@@ -26,6 +27,7 @@ from sockharness.scenario.errors import describe_value, did_you_mean
 from sockharness.scenario.model_types import (
     ERRNO_NAME_PATTERN,
     MAX_PAYLOAD_BYTES,
+    SOCKET_CONSTANT_PATTERN,
     VARIABLE_PATTERN,
     Duration,
     ExceptionName,
@@ -56,6 +58,7 @@ __all__ = [
 _HEX_RE = re.compile(r"^(\s*[0-9a-fA-F]\s*[0-9a-fA-F])*\s*$")
 _VARIABLE_RE = re.compile(VARIABLE_PATTERN)
 _ERRNO_LOOKALIKE_RE = re.compile(ERRNO_NAME_PATTERN)
+_CONSTANT_LOOKALIKE_RE = re.compile(SOCKET_CONSTANT_PATTERN)
 #: Faker attributes that are not generators (calling them would reseed or reconfigure the instance).
 _FAKER_DENY: Final = frozenset({"seed", "seed_instance", "seed_locale", "add_provider", "get_providers"})
 
@@ -87,7 +90,7 @@ def keyed_union(forms: Mapping[str, str], what: str, *, scalar_tag: str | None =
 
 
 def _tag_by_key(forms: Mapping[str, str], scalar_tag: str | None = None) -> Callable[[Any], str | None]:
-    def tag(value: Any) -> str | None:
+    def tag(value: object) -> str | None:
         if isinstance(value, str):
             return scalar_tag
         if isinstance(value, dict):
@@ -120,7 +123,7 @@ class TextPayload(StrictModel):
         return self
 
 
-def _check_hex(value: Any) -> str:
+def _check_hex(value: object) -> str:
     if not isinstance(value, str) or not _HEX_RE.match(value):
         raise ValueError(f'expected pairs of hex digits like "48 65 6c", got {describe_value(value)}')
     return value
@@ -154,7 +157,7 @@ class SizePayload(StrictModel):
         return self
 
 
-def _check_faker_method(value: Any) -> str:
+def _check_faker_method(value: object) -> str:
     if (
         not isinstance(value, str)
         or not value.isidentifier()
@@ -203,7 +206,7 @@ Payload = Annotated[
 MATCHER_TYPES: Final = ("int", "float", "str", "bytes", "bool", "none", "tuple", "list")
 
 
-def _check_matcher_scalar(value: Any) -> Any:
+def _check_matcher_scalar(value: object) -> object:
     if value is not None and not isinstance(value, bool | int | float | str):
         raise ValueError(
             f"expected a matcher (a scalar, a list or a mapping of operators), got {describe_value(value)}"
@@ -213,6 +216,11 @@ def _check_matcher_scalar(value: Any) -> Any:
             raise ValueError(f"expected a variable like $rc or $addr[0], got {value!r}")
         if _ERRNO_LOOKALIKE_RE.match(value) and len(value) > 2:
             check_errno_name(value)
+        if _CONSTANT_LOOKALIKE_RE.match(value) and not isinstance(getattr(socket, value, None), int):
+            # It would be compared as text with an integer result and could never match.
+            known = [name for name in dir(socket) if _CONSTANT_LOOKALIKE_RE.match(name)]
+            hint = did_you_mean(value, known)
+            raise ValueError(f"unknown socket constant {value!r} on this platform{hint}")
     return value
 
 
@@ -224,7 +232,7 @@ MatcherScalar = Annotated[
 ]
 
 
-def _matcher_tag(value: Any) -> str:
+def _matcher_tag(value: object) -> str:
     if isinstance(value, dict | MatcherOps):
         return "§ops"
     if isinstance(value, list):
@@ -268,7 +276,7 @@ class MatcherOps(StrictModel):
             raise fail(f"a matcher mapping needs at least one operator ({', '.join(self.yaml_keys())})")
         return self
 
-    def operators(self) -> list[tuple[str, Any]]:
+    def operators(self) -> list[tuple[str, object]]:
         """The operators that were written, as (YAML key, operand), in declaration order."""
         fields = type(self).model_fields
         return [
@@ -281,7 +289,7 @@ class MatcherOps(StrictModel):
 # --- expectations ----------------------------------------------------------------------------------
 
 
-def _check_errno_spec(value: Any) -> tuple[str, ...] | None:
+def _check_errno_spec(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, list):
@@ -322,7 +330,7 @@ class RaisesSpec(StrictModel):
         return "errno" in self.model_fields_set
 
 
-def _raises_shorthand(value: Any) -> Any:
+def _raises_shorthand(value: object) -> object:
     return {"type": value} if isinstance(value, str) else value
 
 
@@ -362,7 +370,7 @@ _BYTES_FORMS: Final = {
 }
 
 
-def _bytes_tag(value: Any) -> str | None:
+def _bytes_tag(value: object) -> str | None:
     if isinstance(value, str):
         return "§payload"
     if isinstance(value, BytesMatch):

@@ -14,7 +14,7 @@ from pathlib import PurePath
 from typing import Any
 
 from sockharness.scenario.errors import did_you_mean
-from sockharness.scenario.model_values import FakerPayload, HexPayload, SizePayload, TextPayload
+from sockharness.scenario.model_values import FakerPayload, HexPayload, Payload, SizePayload, TextPayload
 
 __all__ = ["PayloadError", "PayloadSource", "resolve_payload", "scenario_seed"]
 
@@ -50,7 +50,7 @@ def _faker_text(payload: FakerPayload, faker: Any) -> bytes:
     return str(value).encode()
 
 
-def resolve_payload(payload: Any, *, rng: random.Random, faker: Any | Callable[[], Any]) -> bytes:
+def resolve_payload(payload: Payload, *, rng: random.Random, faker: Any | Callable[[], Any]) -> bytes:
     """The bytes ``payload`` stands for.
 
     ``faker`` is a Faker instance or a zero-argument callable returning one (so scenarios that never use
@@ -95,5 +95,5 @@ class PayloadSource:
             self._faker = instance
         return self._faker
 
-    def resolve(self, payload: Any) -> bytes:
+    def resolve(self, payload: Payload) -> bytes:
         return resolve_payload(payload, rng=self.rng, faker=lambda: self.faker)

@@ -8,16 +8,20 @@ from the state the scenario declared, which is what lets a client be observed *r
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING
 
 from sockharness.scenario.context import ScenarioContext
 
+if TYPE_CHECKING:
+    from sockharness.scenario.model import Phase
+
 
 @contextlib.contextmanager
-def phase_faults(ctx: ScenarioContext, phase: Any) -> Iterator[None]:
+def phase_faults(ctx: ScenarioContext, phase: Phase) -> Iterator[None]:
     """Apply ``phase.toxics`` and ``phase.down`` for the duration of the ``with`` block."""
-    undo: list[tuple[str, Any]] = []
+    undo: list[tuple[str, Callable[[], None]]] = []
     try:
         for toxic in phase.toxics:
             proxy = ctx.proxy(str(toxic.proxy))
@@ -29,10 +33,7 @@ def phase_faults(ctx: ScenarioContext, phase: Any) -> Iterator[None]:
                 **toxic.attribute_values(),
             )
             undo.append(
-                (
-                    f"remove toxic {added!r} of proxy {toxic.proxy!r}",
-                    lambda p=proxy, n=added: p.remove_toxic(n),
-                )
+                (f"remove toxic {added!r} of proxy {toxic.proxy!r}", partial(proxy.remove_toxic, added))
             )
         for name in phase.down:
             proxy = ctx.proxy(str(name))
@@ -44,15 +45,13 @@ def phase_faults(ctx: ScenarioContext, phase: Any) -> Iterator[None]:
         for what, action in reversed(undo):
             try:
                 action()
-            except (
-                Exception
-            ) as exc:  # keep undoing the rest; the scenario's close() deletes the proxies anyway
+            except Exception as exc:  # keep undoing the rest; the scenario's close() deletes the proxies
                 errors.append(f"{what}: {type(exc).__name__}: {exc}")
         if errors:
             ctx.on_close(f"phase {phase.name!r} cleanup", _raiser(errors))
 
 
-def _raiser(errors: list[str]) -> Any:
+def _raiser(errors: list[str]) -> Callable[[], None]:
     def report() -> None:
         raise RuntimeError("; ".join(errors))
 

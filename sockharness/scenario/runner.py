@@ -12,26 +12,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
+import string
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from sockharness.errnos import describe_exception
 from sockharness.scenario import model
-from sockharness.scenario.actions import ACTIONS, OFFERING_ACTIONS
+from sockharness.scenario._actions import Container, Outcome
+from sockharness.scenario._render import ErrnoCode, render
 from sockharness.scenario.context import RunOptions, ScenarioContext
-from sockharness.scenario.expectations import Mismatch, check_step, render_value
+from sockharness.scenario.expectations import Mismatch, check_step, raises_problem
 from sockharness.scenario.failure import ScenarioFailure, StepPlace
 from sockharness.scenario.model_refs import observe_ratio
 from sockharness.scenario.peers_factory import start_peers
 from sockharness.scenario.phases import phase_faults
 from sockharness.scenario.report import FAILED, PASSED, ScenarioResult, StepObservation
-from sockharness.scenario.resolve import Resolver, resolve_args
+from sockharness.scenario.resolve import Resolution, Resolver
 
 #: Maps a YAML key path (``("scenarios", 0, "steps", 3)``) to its 1-based line, when the loader knows it.
 Locator = Callable[[tuple[str | int, ...]], int | None]
-
-_NO_VALUE = object()
 
 
 def _no_location(path: tuple[str | int, ...]) -> int | None:
@@ -78,6 +77,7 @@ class _Run:
         self.ctx = ScenarioContext(options)
         self.resolver = Resolver(options.seed if options.seed is not None else 0, file, scenario.name)
         self.payload = self.resolver.payload
+        self.environment = Resolution(self.ctx, self.resolver)
         self.ctx.scenario_seed = self.resolver.source.seed
         self.observations: list[StepObservation] = []
         self.last_checked: str | None = None
@@ -90,7 +90,9 @@ class _Run:
         line = self.locate(path)
         text = step_source(self.source, line)
         if not text:
-            text = render_value(step.model_dump(by_alias=True, exclude_unset=True, mode="json"))
+            text = render(
+                step.model_dump(by_alias=True, exclude_unset=True, mode="json", warnings=False), readable=True
+            )
         return StepPlace(number=number, action=step.action, line=line, text=text, label=step.label)
 
     def failure(
@@ -118,19 +120,20 @@ class _Run:
         )
 
     # -- steps --------------------------------------------------------------------------------------------
-    def run_steps(self, steps: Sequence[model.StepBase], prefix: str, path: tuple[str | int, ...]) -> Any:
-        last: Any = None
+    def run_steps(self, steps: Sequence[model.StepBase], prefix: str, path: tuple[str | int, ...]) -> object:
+        last: object = None
         for index, step in enumerate(steps):
             number = f"{prefix}{index + 1}"
             last = self.run_step(step, number, (*path, index))
         return last
 
-    def call(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> tuple[Any, Any, float]:
-        """Perform the step's action; returns (value, exception, elapsed seconds)."""
-        if step.action == "repeat":
-            return self.call_repeat(step, number, path)
+    def call(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> Outcome:
+        """Perform the step's action: resolve its arguments, then make the one call, timed."""
+        entry = step.entry
+        if isinstance(entry, Container):
+            return entry.run(step.args, self, number, path)
         try:
-            args = resolve_args(step.action, step.args, self.ctx, self.resolver)
+            resolved = entry.resolve(step.args, self.environment)
         except Exception as exc:
             raise self.failure(
                 self.place(step, number, path),
@@ -138,63 +141,40 @@ class _Run:
                 f"{type(exc).__name__}: {exc}",
                 None,
             ) from exc
-        if step.action in OFFERING_ACTIONS:
-            self.ctx.variables["offered"] = len(args["data"])
-        action = ACTIONS[step.action]
+        offered = entry.offered(resolved)
+        if offered is not None:
+            self.ctx.variables["offered"] = offered
         started = time.perf_counter()
         self.running = (step, number, path, started)
         try:
-            value = action(self.ctx, args)
+            value = entry.call(self.ctx, resolved)
         except Exception as exc:
-            return _NO_VALUE, exc, time.perf_counter() - started
+            return Outcome(None, exc, time.perf_counter() - started)
         except BaseException:
             self.interrupted_in = self.running  # pytest-timeout's Failed, KeyboardInterrupt: say where
             self.ctx.note_proxies()  # before a phase undoes its toxics: the report shows what the step saw
             raise
         finally:
             self.running = None
-        return value, None, time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        if isinstance(value, int) and not isinstance(value, bool) and entry.returns_errno(step.args):
+            value = ErrnoCode(value)  # compares as the number, reads as EINPROGRESS (115)
+        return Outcome(value, None, elapsed)
 
-    def call_repeat(
-        self, step: model.StepBase, number: str, path: tuple[str | int, ...]
-    ) -> tuple[Any, Any, float]:
-        spec = step.args
-        results: list[Any] = []
-        started = time.perf_counter()
-        body_path = (*path, "repeat", "steps")
-        for iteration in range(spec.times):
-            last: Any = None
-            for index, inner in enumerate(spec.steps):
-                inner_number = f"{number}.{index + 1}"
-                inner_path = (*body_path, index)
-                value, exc, elapsed = self.call(inner, inner_number, inner_path)
-                if exc is not None and spec.until_raises is not None and inner.raises is None:
-                    stop = check_step(
-                        _UntilRaises(spec.until_raises),
-                        _NO_VALUE,
-                        exc,
-                        elapsed,
-                        self.ctx.variables,
-                        self.payload,
-                    )
-                    if stop is None:
-                        return results, None, time.perf_counter() - started
-                self.judge(inner, inner_number, inner_path, value, exc, elapsed, iteration=iteration + 1)
-                last = value
-            results.append(last)
-        return results, None, time.perf_counter() - started
+    def raised_as(self, expected: model.RaisesSpec, error: Exception) -> bool:
+        """Whether ``error`` is what a ``raises``-shaped spec (``until_raises``) describes."""
+        return raises_problem(expected, error) is None
 
     def judge(
         self,
         step: model.StepBase,
         number: str,
         path: tuple[str | int, ...],
-        value: Any,
-        exc: BaseException | None,
-        elapsed: float,
+        outcome: Outcome,
         *,
         iteration: int | None = None,
     ) -> None:
+        value, exc, elapsed = outcome.value, outcome.error, outcome.elapsed
         mismatch: Mismatch | None = check_step(step, value, exc, elapsed, self.ctx.variables, self.payload)
         if mismatch is not None:
             note = f"iteration {iteration} of the enclosing repeat" if iteration is not None else None
@@ -208,30 +188,33 @@ class _Run:
         if step.save_elapsed is not None:
             self.ctx.variables[step.save_elapsed] = elapsed
 
-    def run_step(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> Any:
-        value, exc, elapsed = self.call(step, number, path)
+    def run_step(self, step: model.StepBase, number: str, path: tuple[str | int, ...]) -> object:
+        outcome = self.call(step, number, path)
+        value, exc, elapsed = outcome.value, outcome.error, outcome.elapsed
         self.observations.append(
             StepObservation(
                 number=number,
                 action=step.action,
                 line=self.locate(path),
                 elapsed=elapsed,
-                returned=None if exc is not None else render_value(value),
+                returned=None if exc is not None else render(value, readable=True),
                 raised=describe_exception(exc) if exc is not None else None,
                 label=step.label,
             )
         )
-        self.judge(step, number, path, value, exc, elapsed)
+        self.judge(step, number, path, outcome)
         if (
             step.raises is not None
             or step.checks_return
             or step.bytes is not None
             or step.elapsed is not None
         ):
-            outcome = (
-                f"raised {describe_exception(exc)}" if exc is not None else f"returned {render_value(value)}"
+            shown = (
+                f"raised {describe_exception(exc)}"
+                if exc is not None
+                else f"returned {render(value, readable=True)}"
             )
-            self.last_checked = f"{step.action} {outcome}"
+            self.last_checked = f"{step.action} {shown}"
         return value
 
     # -- phases -------------------------------------------------------------------------------------------
@@ -328,9 +311,8 @@ class _Run:
         template = self.scenario.observe
         if not template:
             return self.last_checked or "as documented"
-        values = _ObservedValues({name: _Shown(value) for name, value in self.ctx.variables.items()})
         try:
-            return template.format_map(values)
+            return fill_observe(template, self.ctx.variables)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError, ZeroDivisionError) as exc:
             return f"{template} (cannot fill in: {type(exc).__name__} {exc})"
 
@@ -345,57 +327,43 @@ class _Run:
             duration=duration,
             seed=self.options.seed,
             steps=list(self.observations),
-            variables={name: render_value(value) for name, value in self.ctx.variables.items()},
+            variables={name: render(value, readable=True) for name, value in self.ctx.variables.items()},
         )
 
 
-class _Shown:
-    """A saved value inside ``observe``: renders readably, and ``{addr[0]}`` still indexes the value."""
+class _ObserveFormatter(string.Formatter):
+    """Fills ``observe`` with the saved values themselves, so ``{x!r}``, ``{x!a}``, ``{x[0]}``, ``{x:.3f}``
+    and ``{x.attr}`` act on the value; a field without conversion or spec reads like the report
+    (a string as itself, an address as host:port, an errno by name). ``{a/b}`` is the ratio of two
+    saved numbers (e.g. lossy/clean times)."""
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __getitem__(self, key: Any) -> _Shown:
-        return _Shown(self.value[key])
-
-    def __format__(self, spec: str) -> str:
-        if spec and isinstance(self.value, int | float) and not isinstance(self.value, bool):
-            return format(self.value, spec)
-        return format(render_value(self.value), spec)
-
-    def __str__(self) -> str:
-        return render_value(self.value)
-
-
-class _ObservedValues(dict[str, _Shown]):
-    """The saved values by name, plus the ratio ``{a/b}`` of two saved numbers (e.g. lossy/clean times)."""
-
-    def __missing__(self, key: str) -> _Shown:
+    def get_value(self, key: int | str, args: Sequence[object], kwargs: Mapping[str, object]) -> object:
+        if isinstance(key, int) or key in kwargs:
+            return super().get_value(key, args, kwargs)
         ratio = observe_ratio(key)
         if ratio is None:
             raise KeyError(key)
-        numerator, denominator = (self[name].value for name in ratio)
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (numerator, denominator)):
+        numerator, denominator = (kwargs[name] for name in ratio)
+        if not all(_is_number(value) for value in (numerator, denominator)):
             raise TypeError(
-                f"{{{key}}} needs two numbers, got {render_value(numerator)} and {render_value(denominator)}"
+                f"{{{key}}} needs two numbers, got {render(numerator, readable=True)} and "
+                f"{render(denominator, readable=True)}"
             )
-        return _Shown(numerator / denominator)
+        return numerator / denominator  # type: ignore[operator]  # both checked to be numbers
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if format_spec and _is_number(value):
+            return format(value, format_spec)
+        return format(render(value, readable=True), format_spec)
 
 
-class _UntilRaises:
-    """Adapter so ``until_raises`` is checked with the same rules as a step's ``raises``."""
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
-    action = "repeat"
-    checks_return = False
-    returns = None
-    bytes = None
-    elapsed = None
-    save = None
-    save_elapsed = None
-    label = None
 
-    def __init__(self, raises: model.RaisesSpec) -> None:
-        self.raises = raises
+def fill_observe(template: str, variables: Mapping[str, object]) -> str:
+    """The ``observe`` template with the saved values filled in (pure, so it can be tested alone)."""
+    return _ObserveFormatter().vformat(template, (), variables)
 
 
 def run_scenario(

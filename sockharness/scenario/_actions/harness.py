@@ -1,0 +1,217 @@
+"""Actions on the harness rather than a socket: pauses, peers, and the fault proxies' toxics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Final, Literal
+
+from pydantic import Field
+
+from sockharness.scenario._actions.args import Args, with_shorthand
+from sockharness.scenario._actions.base import Action, Environment, ScenarioSetupError, Use, register
+from sockharness.scenario.model_toxics import Toxic, ToxicBase
+from sockharness.scenario.model_types import Count, Duration, Name
+
+if TYPE_CHECKING:
+    from sockharness.scenario.context import ScenarioContext
+
+#: How long ``peer: {name: p}`` waits for the peer's script when no ``timeout`` is written.
+PEER_WAIT_TIMEOUT: Final = 5.0
+
+
+@dataclass(frozen=True)
+class Pause:
+    seconds: float
+
+
+@register
+class SleepAction(Action[float, Pause]):
+    name = "sleep"
+    summary = "pause the scenario (`sleep: 100ms`), e.g. to let a timer toxic fire"
+    arguments = Duration
+
+    def resolve(self, args: float, env: Environment) -> Pause:
+        return Pause(float(args))
+
+    def call(self, ctx: ScenarioContext, resolved: Pause) -> None:
+        time.sleep(resolved.seconds)  # sync-ok: the scenario asked for this pause
+
+
+class PeerArgs(Args):
+    name: Name
+    action: Literal["wait", "check", "stop"] = "wait"
+    timeout: Duration | None = None
+
+
+@dataclass(frozen=True)
+class PeerCommand:
+    name: str
+    action: Literal["wait", "check", "stop"]
+    timeout: float
+
+
+@register
+class PeerAction(Action[PeerArgs, PeerCommand]):
+    name = "peer"
+    summary = "wait for a scripted peer to finish (then check it), check it, or stop it"
+    arguments = PeerArgs
+
+    def uses(self, args: PeerArgs) -> Iterator[Use]:
+        yield Use("peer", args.name, ("name",))
+
+    def resolve(self, args: PeerArgs, env: Environment) -> PeerCommand:
+        return PeerCommand(args.name, args.action, args.timeout or PEER_WAIT_TIMEOUT)
+
+    def call(self, ctx: ScenarioContext, resolved: PeerCommand) -> None:
+        peer = ctx.peer(resolved.name)
+        if resolved.action == "wait":
+            wait_done = getattr(peer, "wait_done", None)
+            if wait_done is None:
+                raise ScenarioSetupError(
+                    f"peer {resolved.name!r} has no script to wait for (only tcp_server/tcp_client)"
+                )
+            wait_done(resolved.timeout)
+            peer.check()
+        elif resolved.action == "check":
+            peer.check()
+        else:
+            peer.stop(resolved.timeout)
+
+
+# --- proxies -----------------------------------------------------------------------------------------
+
+
+class ProxyRefArgs(Args):
+    proxy: Name
+
+
+def _proxy_use(name: str) -> Use:
+    return Use("proxy", name, ("proxy",))
+
+
+@dataclass(frozen=True)
+class NewToxic:
+    proxy: str
+    type: str
+    name: str | None
+    stream: str
+    toxicity: float
+    attributes: Mapping[str, object]
+
+
+@register
+class AddToxicAction(Action[ToxicBase, NewToxic]):
+    name = "add_toxic"
+    summary = "add a toxic to a proxy peer (Toxiproxy's types and attributes)"
+    arguments = Toxic
+    returns = "the toxic's name"
+
+    def uses(self, args: ToxicBase) -> Iterator[Use]:
+        if args.proxy is not None:
+            yield _proxy_use(args.proxy)
+
+    def problem(self, args: ToxicBase) -> str | None:
+        return "add_toxic needs proxy: the name of a proxy peer" if args.proxy is None else None
+
+    def resolve(self, args: ToxicBase, env: Environment) -> NewToxic:
+        assert args.proxy is not None  # problem() rejected it at load time
+        return NewToxic(args.proxy, args.type, args.name, args.stream, args.toxicity, args.attribute_values())
+
+    def call(self, ctx: ScenarioContext, resolved: NewToxic) -> str:
+        name: str = ctx.proxy(resolved.proxy).add_toxic(
+            resolved.type,
+            name=resolved.name,
+            stream=resolved.stream,
+            toxicity=resolved.toxicity,
+            **resolved.attributes,
+        )
+        return name
+
+
+class UpdateToxicArgs(ProxyRefArgs):
+    name: Annotated[str, Field(min_length=1)]
+    attributes: dict[str, Count]
+
+
+@dataclass(frozen=True)
+class ToxicUpdate:
+    proxy: str
+    name: str
+    attributes: Mapping[str, int]
+
+
+@register
+class UpdateToxicAction(Action[UpdateToxicArgs, ToxicUpdate]):
+    name = "update_toxic"
+    summary = "change attributes of a toxic that is in place"
+    arguments = UpdateToxicArgs
+
+    def uses(self, args: UpdateToxicArgs) -> Iterator[Use]:
+        yield _proxy_use(args.proxy)
+
+    def resolve(self, args: UpdateToxicArgs, env: Environment) -> ToxicUpdate:
+        return ToxicUpdate(args.proxy, args.name, dict(args.attributes))
+
+    def call(self, ctx: ScenarioContext, resolved: ToxicUpdate) -> None:
+        ctx.proxy(resolved.proxy).update_toxic(resolved.name, **resolved.attributes)
+
+
+class RemoveToxicArgs(ProxyRefArgs):
+    name: Annotated[str, Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class ToxicRemoval:
+    proxy: str
+    name: str
+
+
+@register
+class RemoveToxicAction(Action[RemoveToxicArgs, ToxicRemoval]):
+    name = "remove_toxic"
+    summary = "remove a toxic from a proxy peer"
+    arguments = RemoveToxicArgs
+
+    def uses(self, args: RemoveToxicArgs) -> Iterator[Use]:
+        yield _proxy_use(args.proxy)
+
+    def resolve(self, args: RemoveToxicArgs, env: Environment) -> ToxicRemoval:
+        return ToxicRemoval(args.proxy, args.name)
+
+    def call(self, ctx: ScenarioContext, resolved: ToxicRemoval) -> None:
+        ctx.proxy(resolved.proxy).remove_toxic(resolved.name)
+
+
+@dataclass(frozen=True)
+class OnProxy:
+    proxy: str
+
+
+class _ProxySwitch(Action[ProxyRefArgs, OnProxy]):
+    arguments = with_shorthand(ProxyRefArgs, "proxy")
+
+    def uses(self, args: ProxyRefArgs) -> Iterator[Use]:
+        yield _proxy_use(args.proxy)
+
+    def resolve(self, args: ProxyRefArgs, env: Environment) -> OnProxy:
+        return OnProxy(args.proxy)
+
+
+@register
+class ProxyDownAction(_ProxySwitch):
+    name = "proxy_down"
+    summary = "disable a proxy peer: connections are closed and new ones refused (`proxy_down: px`)"
+
+    def call(self, ctx: ScenarioContext, resolved: OnProxy) -> None:
+        ctx.proxy(resolved.proxy).disable()
+
+
+@register
+class ProxyUpAction(_ProxySwitch):
+    name = "proxy_up"
+    summary = "enable a proxy peer again (`proxy_up: px`)"
+
+    def call(self, ctx: ScenarioContext, resolved: OnProxy) -> None:
+        ctx.proxy(resolved.proxy).enable()
