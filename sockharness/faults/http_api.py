@@ -1,22 +1,43 @@
 """A Toxiproxy-compatible HTTP server on the embedded fault engine.
 
 Built on the standard library's ``ThreadingHTTPServer``: the API is a handful of small JSON requests, so
-a dependency would buy nothing. This module is only the HTTP shell (body limits, timeouts, connection
+a dependency would buy nothing. This module is only the HTTP shell (body limits, deadlines, connection
 tracking, clean shutdown); the routes live in :mod:`sockharness.faults.api_routes`.
 
-Hardening beyond Toxiproxy: request bodies are capped (413), a stalled client is dropped after
-``request_timeout`` seconds, concurrent connections are capped (503), and every failure is answered as a
-JSON error instead of escaping into a thread, so one bad request never stops the server.
+The API always answers, whatever other clients do:
+
+- every request has a whole-request deadline (``request_timeout``, from its first line to its last body
+  byte) and a keep-alive connection may sit idle for ``idle_timeout``: a reaper running in the accept
+  loop closes connections past their deadline, so a client dripping one byte a second is dropped on time
+  instead of resetting a per-read timeout forever;
+- when ``max_connections`` are open, a newcomer is not refused: the connection that is idle longest (or
+  else the slowest request still being read) is closed to make room; 503 is only for a server whose
+  every connection is running a request;
+- the listen backlog takes bursts (``LISTEN_BACKLOG``), and when the process runs out of descriptors on
+  accept, a spare descriptor kept for the purpose is given up to answer 503 instead of spinning.
+
+Kept on ``ThreadingHTTPServer`` after measuring (see tests/test_faults_api_hostile.py): with 200 dripping and
+70 idle clients, ``GET /version`` answered in a few milliseconds, threads stay bounded by
+``2 * max_connections``, and the standard library's request parser keeps passing every malformed-HTTP
+probe, which a hand-written parser on the reactor would have to earn again.
+
+Hardening beyond Toxiproxy: request bodies are capped (413), and every failure is answered as a JSON
+error instead of escaping into a thread, so one bad request never stops the server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
+import json
 import logging
+import os
 import socket
 import threading
+import time
 import uuid
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -34,8 +55,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sockharness.faults.api")
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-DEFAULT_REQUEST_TIMEOUT = 15.0  # Toxiproxy's own read timeout
+DEFAULT_REQUEST_TIMEOUT = 15.0  # Toxiproxy's own read timeout, here for the whole request
+DEFAULT_IDLE_TIMEOUT = 30.0  # a keep-alive connection waiting for its next request
 DEFAULT_MAX_CONNECTIONS = 64
+#: Pending connects the kernel queues for the accept loop (it caps this at net.core.somaxconn): with
+#: Python's default of 5, a burst of connects overflowed it and every ~6th waited a 1 s SYN retransmit.
+LISTEN_BACKLOG = 1024
+ACCEPT_BACKOFF = 0.05  # seconds the accept loop rests after the process ran out of descriptors
 _CHUNK_LINE_LIMIT = 1024
 
 
@@ -57,11 +83,31 @@ class _BodyError(Exception):
         self.response = response
 
 
+@dataclass(eq=False)
+class _Client:
+    """One API connection as the reaper and the eviction see it."""
+
+    sock: socket.socket
+    #: "idle" (waiting for a request line), "request" (reading one), "handling" (running it)
+    phase: str = "idle"
+    deadline: float = 0.0
+    since: float = field(default_factory=time.monotonic)
+    closing: bool = False
+
+    def close_now(self) -> None:
+        """Wake the connection's thread out of its read (it sees EOF and ends)."""
+        if not self.closing:
+            self.closing = True
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+
+
 class _APIHTTPServer(ThreadingHTTPServer):
     """Tracks each connection's thread and socket so ``close_connections`` can end them all promptly."""
 
     daemon_threads = True
     block_on_close = False  # connection threads are joined by ToxiproxyAPIServer.stop, with a bound
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(
         self,
@@ -71,23 +117,71 @@ class _APIHTTPServer(ThreadingHTTPServer):
         family: socket.AddressFamily,
         max_body_bytes: int,
         request_timeout: float,
+        idle_timeout: float,
         max_connections: int,
     ) -> None:
         self.address_family = family
         self.api = api
         self.max_body_bytes = max_body_bytes
         self.request_timeout = request_timeout
+        self.idle_timeout = idle_timeout
         self.max_connections = max_connections
-        self._connections: dict[threading.Thread, socket.socket] = {}
+        self._connections: dict[threading.Thread, _Client] = {}
         self._connections_lock = threading.Lock()
         self._connection_count = 0
+        self.evicted = 0  # connections closed to make room or past their deadline (for tests and logs)
+        self._spare_fd = -1
         super().__init__(address, _APIRequestHandler)
+        self._spare_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    # --- accepting -------------------------------------------------------------------------------------
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError as error:
+            if error.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                raise
+        # Out of descriptors: give up the spare one to take the client and tell it why, then rest, so
+        # the readable listener does not spin the loop while the process is at its limit.
+        self._release_spare()
+        try:
+            sock, _address = super().get_request()
+        except OSError:
+            time.sleep(ACCEPT_BACKOFF)  # sync-ok: back-off of the accept loop, not a test wait
+            raise
+        finally:
+            self._take_spare()
+        self._refuse(sock, 503, "the server is out of file descriptors; try again shortly")
+        time.sleep(ACCEPT_BACKOFF)  # sync-ok: back-off of the accept loop, not a test wait
+        raise OSError(errno.EMFILE, "answered 503: out of file descriptors")
+
+    def _release_spare(self) -> None:
+        if self._spare_fd >= 0:
+            os.close(self._spare_fd)
+            self._spare_fd = -1
+
+    def _take_spare(self) -> None:
+        if self._spare_fd < 0:
+            with contextlib.suppress(OSError):
+                self._spare_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._release_spare()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         sock = cast(socket.socket, request)
         thread: threading.Thread | None = None
         with self._connections_lock:
-            if len(self._connections) < self.max_connections:
+            open_clients = [client for client in self._connections.values() if not client.closing]
+            if len(open_clients) >= self.max_connections:
+                victim = self._eviction_victim(open_clients)
+                if victim is not None:
+                    victim.close_now()
+                    self.evicted += 1
+                    open_clients.remove(victim)
+            # Threads of evicted connections end within moments; the hard bound covers a flood meanwhile.
+            if len(open_clients) < self.max_connections and len(self._connections) < 2 * self.max_connections:
                 self._connection_count += 1
                 thread = threading.Thread(
                     target=self.process_request_thread,
@@ -95,16 +189,43 @@ class _APIHTTPServer(ThreadingHTTPServer):
                     name=f"sockharness-api-conn-{self._connection_count}",
                     daemon=True,
                 )
-                self._connections[thread] = sock
+                self._connections[thread] = _Client(sock, deadline=time.monotonic() + self.request_timeout)
         if thread is None:
-            self._refuse(sock)
+            self._refuse(sock, 503, "too many connections to the API")
             return
         thread.start()
 
-    def _refuse(self, sock: socket.socket) -> None:
-        body = b'{"error":"too many connections to the API","status":503}\n'
+    @staticmethod
+    def _eviction_victim(clients: list[_Client]) -> _Client | None:
+        """The connection to close for a newcomer: idle longest first, then the slowest request being
+        read; never one whose request is running (its answer is owed)."""
+        idle = [client for client in clients if client.phase == "idle"]
+        if idle:
+            return min(idle, key=lambda client: client.since)
+        reading = [client for client in clients if client.phase == "request"]
+        return min(reading, key=lambda client: client.since) if reading else None
+
+    def client_state(self) -> _Client | None:
+        with self._connections_lock:
+            return self._connections.get(threading.current_thread())
+
+    def service_actions(self) -> None:
+        """Runs in the accept loop between accepts: close connections past their deadline."""
+        now = time.monotonic()
+        with self._connections_lock:
+            expired = [
+                client
+                for client in self._connections.values()
+                if not client.closing and client.phase != "handling" and now >= client.deadline
+            ]
+        for client in expired:
+            client.close_now()
+            self.evicted += 1
+
+    def _refuse(self, sock: socket.socket, status: int, message: str) -> None:
+        body = json.dumps({"error": message, "status": status}).encode("utf-8") + b"\n"
         head = (
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode("ascii")
         try:
@@ -129,9 +250,9 @@ class _APIHTTPServer(ThreadingHTTPServer):
         """Shut every open connection down and join its thread; returns the names of threads that stayed."""
         with self._connections_lock:
             connections = list(self._connections.items())
-        for _, sock in connections:
+        for _, client in connections:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                client.sock.shutdown(socket.SHUT_RDWR)
         stuck = []
         for thread, _ in connections:
             thread.join(timeout)
@@ -153,9 +274,29 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         self.connection = cast(socket.socket, self.request)
-        self.connection.settimeout(self.server.request_timeout)  # drop stalled clients, like Toxiproxy
+        # A per-read backstop; the whole-request deadline is the server's reaper (``service_actions``).
+        self.connection.settimeout(self.server.request_timeout)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._client = self.server.client_state()
         super().setup()
+
+    def _enter(self, phase: str, timeout: float | None) -> None:
+        client = self._client
+        if client is not None:
+            client.phase = phase
+            client.since = time.monotonic()
+            if timeout is not None:
+                client.deadline = client.since + timeout
+
+    def handle_one_request(self) -> None:
+        super().handle_one_request()
+        if not self.close_connection:  # keep-alive: the next request line may take idle_timeout
+            self._enter("idle", self.server.idle_timeout)
+
+    def parse_request(self) -> bool:
+        # The request line has arrived: headers and body must follow within request_timeout.
+        self._enter("request", self.server.request_timeout)
+        return super().parse_request()
 
     # BaseHTTPRequestHandler looks up ``do_<METHOD>``; every method goes to the router so that unknown
     # ones get Toxiproxy's 405 instead of http.server's HTML 501.
@@ -179,6 +320,7 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self._write(exc.response)
                 return
+            self._enter("handling", None)
             self._write(self.server.api.handle(self.command, self.path, body))
         except (ConnectionError, TimeoutError, OSError):
             self.close_connection = True
@@ -286,7 +428,8 @@ class ToxiproxyAPIServer:
 
     The caller owns the engine: ``stop()`` ends the server and its connections but leaves the proxies.
     A non-loopback ``host`` needs ``allow_non_loopback=True``: the API can open listeners and relay
-    traffic, so exposing it beyond this machine must be a deliberate choice.
+    traffic, so exposing it beyond this machine must be a deliberate choice. ``metrics=True`` serves
+    ``/metrics`` in the Prometheus text format (Toxiproxy's ``-proxy-metrics``; 404 otherwise, as there).
     """
 
     def __init__(
@@ -298,7 +441,9 @@ class ToxiproxyAPIServer:
         allow_non_loopback: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        metrics: bool = False,
     ) -> None:
         if not allow_non_loopback and not is_loopback_host(host):
             raise ValueError(
@@ -310,6 +455,8 @@ class ToxiproxyAPIServer:
             raise ValueError(f"max_body_bytes={max_body_bytes} must be positive")
         if request_timeout <= 0:
             raise ValueError(f"request_timeout={request_timeout} must be positive")
+        if idle_timeout <= 0:
+            raise ValueError(f"idle_timeout={idle_timeout} must be positive")
         if max_connections < 1:
             raise ValueError(f"max_connections={max_connections} must be positive")
         self.engine = engine
@@ -317,6 +464,8 @@ class ToxiproxyAPIServer:
         self._port = port
         self._max_body_bytes = max_body_bytes
         self._request_timeout = request_timeout
+        self._idle_timeout = idle_timeout
+        self._metrics = metrics
         self._max_connections = max_connections
         self._httpd: _APIHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -330,10 +479,11 @@ class ToxiproxyAPIServer:
             family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
             httpd = _APIHTTPServer(
                 (self._host, self._port),
-                ToxiproxyAPI(self.engine),
+                ToxiproxyAPI(self.engine, metrics=self._metrics),
                 family=family,
                 max_body_bytes=self._max_body_bytes,
                 request_timeout=self._request_timeout,
+                idle_timeout=self._idle_timeout,
                 max_connections=self._max_connections,
             )
             thread = threading.Thread(

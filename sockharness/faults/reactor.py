@@ -45,6 +45,25 @@ TIMER_EARLY = 0.0005
 BUSY_POLL = 0.00005
 
 
+#: Descriptors the proxies never take, whatever they are asked to carry: the API, log files and the rest
+#: of the process keep working when a proxy loop or a connection flood reaches the limit.
+MIN_FD_RESERVE = 128
+
+
+def _fd_ceiling() -> int:
+    """How many descriptors the reactor may hold: the soft limit, less what is open now and a reserve."""
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 1 << 20
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 64
+    return max(16, soft - in_use - max(MIN_FD_RESERVE, soft // 8))
+
+
 class TimerTarget(Protocol):
     def on_timer(self, now: float) -> None: ...
 
@@ -79,6 +98,8 @@ class Reactor:
         self._thread: threading.Thread | None = None
         self._thread_id: int | None = None
         self.errors: list[str] = []  # unexpected exceptions raised by handlers (each also logged)
+        self.fds_held = 0  # descriptors taken by connections and splice pipes (reactor thread only)
+        self.fd_ceiling = _fd_ceiling()
         self.epoll.register(self._wake_r, EPOLLIN)
         if self._timerfd is not None:
             self.epoll.register(self._timerfd.fd, EPOLLIN)
@@ -151,6 +172,16 @@ class Reactor:
         if self.handlers.pop(fd, None) is not None:
             with contextlib.suppress(OSError, ValueError):
                 self.epoll.unregister(fd)
+
+    def take_fds(self, count: int) -> bool:
+        """Reserve ``count`` descriptors for a connection or a pipe; False once the budget is spent."""
+        if self.fds_held + count > self.fd_ceiling:
+            return False
+        self.fds_held += count
+        return True
+
+    def give_fds(self, count: int) -> None:
+        self.fds_held -= count
 
     def timer_due(self) -> bool:
         """True when a timer has expired: bulk loops yield to it so delayed chunks are not held up."""

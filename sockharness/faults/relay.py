@@ -178,9 +178,13 @@ class Direction:
         self._update_interest()
 
     def _open_pipe(self) -> bool:
+        if not self.reactor.take_fds(2):
+            self.splice_ok = False  # near the descriptor limit: copy instead (fewer fds, same bytes)
+            return False
         try:
             self.pipe_r, self.pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
+            self.reactor.give_fds(2)
             self.splice_ok = False
             return False
         with contextlib.suppress(OSError):
@@ -189,10 +193,12 @@ class Direction:
         return True
 
     def close_pipe(self) -> None:
+        if self.pipe_r < 0:
+            return
         for fd in (self.pipe_r, self.pipe_w):
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
         self.pipe_r = self.pipe_w = -1
+        self.reactor.give_fds(2)
 
     def _src_ended(self, chunk: Chunk, now: float) -> None:
         self.ended = True
