@@ -246,7 +246,9 @@ def test_stalled_client_is_dropped_and_others_are_served(small_api: ToxiproxyAPI
         assert stalled.recv(1024) == b""  # closed after request_timeout (1 s) without an answer
 
 
-def test_connection_cap_closes_the_longest_idle_connection_for_a_newcomer(small_api: ToxiproxyAPIServer) -> None:
+def test_connection_cap_closes_the_longest_idle_connection_for_a_newcomer(
+    small_api: ToxiproxyAPIServer,
+) -> None:
     """At the cap a newcomer is served, not refused (issue 13.3): the connection idle longest makes room."""
     held = [socket.create_connection(small_api.address, timeout=5.0) for _ in range(4)]
     try:

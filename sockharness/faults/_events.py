@@ -18,6 +18,8 @@ LOGGER_NAME = "sockharness.faults"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 engine_log = logging.getLogger(f"{LOGGER_NAME}.engine")
+# A library stays quiet unless its user configures logging (no "last resort" lines on stderr).
+logging.getLogger(LOGGER_NAME).addHandler(logging.NullHandler())
 
 
 def log_event(logger: logging.Logger, level: int, message: str, **fields: object) -> None:

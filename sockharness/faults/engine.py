@@ -335,8 +335,8 @@ class EngineProxy:
                 raise
             if len(self._connections) >= self.engine.max_connections_per_proxy:
                 self._refuse(client, _address, "the proxy's connection cap is reached")
-            elif not self.engine.reactor.take_fds(2):
-                self._refuse(client, _address, "the engine's descriptor budget is spent")
+            elif not self.engine.reactor.within_budget(client.fileno()):
+                self._refuse(client, _address, "the process is near its descriptor limit")
             else:
                 self._open(client, _address)
 
@@ -375,14 +375,13 @@ class EngineProxy:
             self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_accept)
 
     def _open(self, client: socket.socket, address: object) -> None:
-        """Relay a new client (two descriptors already taken from the reactor's budget)."""
+        """Relay a new client: connect upstream and start both directions."""
         client.setblocking(False)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = format_address(address[:2]) if isinstance(address, tuple) else str(address)
         target = self._upstream_address
         if target is None:
             client.close()
-            self.engine.reactor.give_fds(2)
             log_event(
                 engine_log,
                 logging.WARNING,
@@ -397,7 +396,6 @@ class EngineProxy:
             upstream = socket.socket(target[0], socket.SOCK_STREAM)
         except OSError as error:
             client.close()
-            self.engine.reactor.give_fds(2)
             log_event(
                 engine_log,
                 logging.WARNING,
@@ -407,6 +405,10 @@ class EngineProxy:
                 upstream=self.upstream,
                 error=os.strerror(error.errno) if error.errno else str(error),
             )
+            return
+        if not self.engine.reactor.within_budget(upstream.fileno()):
+            upstream.close()
+            self._refuse(client, address, "the process is near its descriptor limit")
             return
         upstream.setblocking(False)
         upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -428,7 +430,6 @@ class EngineProxy:
 
     def _connection_closed(self, connection: Connection) -> None:
         self._connections.discard(connection)
-        self.engine.reactor.give_fds(2)
         for stream in STREAMS:
             direction = connection.direction(stream)
             totals = self._closed_bytes[stream]

@@ -178,14 +178,14 @@ class Direction:
         self._update_interest()
 
     def _open_pipe(self) -> bool:
-        if not self.reactor.take_fds(2):
-            self.splice_ok = False  # near the descriptor limit: copy instead (fewer fds, same bytes)
-            return False
         try:
             self.pipe_r, self.pipe_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
-            self.reactor.give_fds(2)
             self.splice_ok = False
+            return False
+        if not self.reactor.within_budget(max(self.pipe_r, self.pipe_w)):
+            self.close_pipe()
+            self.splice_ok = False  # near the descriptor limit: copy instead (fewer fds, same bytes)
             return False
         with contextlib.suppress(OSError):
             fcntl.fcntl(self.pipe_w, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
@@ -198,7 +198,6 @@ class Direction:
         for fd in (self.pipe_r, self.pipe_w):
             os.close(fd)
         self.pipe_r = self.pipe_w = -1
-        self.reactor.give_fds(2)
 
     def _src_ended(self, chunk: Chunk, now: float) -> None:
         self.ended = True
