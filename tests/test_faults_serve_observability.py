@@ -221,3 +221,18 @@ def test_serve_help_documents_the_new_flags() -> None:
     assert proc.returncode == 0
     for flag in ("--log-level", "--log-format", "--allow-non-loopback", "--max-connections-per-proxy"):
         assert flag in out, flag
+
+
+def test_debug_level_logs_each_api_request_once() -> None:
+    def ask(url: str) -> None:
+        assert http_request(url, "GET", "/version").status == 200
+        assert http_request(url, "GET", "/proxies/nope").status == 404
+
+    lines, _ = serve_and_stop("--log-level", "debug", "--log-format", "json", actions=ask)
+    requests = [event for event in map(json.loads, lines) if event["message"] == "API request"]
+    assert [(e["method"], e["url"], e["status"]) for e in requests] == [
+        ("GET", "/version", 200),
+        ("GET", "/proxies/nope", 404),
+    ]
+    assert all(e["level"] == "debug" and e["client"].startswith("127.0.0.1:") for e in requests)
+    assert all(len(e["request_id"]) == 20 and e["duration_ms"] >= 0 for e in requests)

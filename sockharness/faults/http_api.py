@@ -44,8 +44,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 
 from sockharness import __version__
+from sockharness.faults._events import log_event
 from sockharness.faults.api_json import APIResponse, error_response
 from sockharness.faults.api_routes import ToxiproxyAPI
+from sockharness.faults.interface import format_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -281,7 +283,10 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
         super().setup()
 
     def _enter(self, phase: str, timeout: float | None) -> None:
+        """Enter ``phase``; ``timeout`` (if given) bounds it: the reaper's deadline, and each read's."""
         client = self._client
+        if timeout is not None:
+            self.connection.settimeout(timeout)
         if client is not None:
             client.phase = phase
             client.since = time.monotonic()
@@ -414,6 +419,22 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
         if response.body and getattr(self, "command", "") != "HEAD":
             self.wfile.write(response.body)
         self.wfile.flush()
+        client = self._client
+        log_event(
+            logger,
+            logging.DEBUG,
+            "API request",
+            request_id=getattr(self, "_request_id", ""),
+            client=format_address((str(self.client_address[0]), int(self.client_address[1]))),
+            method=getattr(self, "command", None) or "-",
+            url=getattr(self, "path", "-"),
+            status=response.status,
+            size=len(response.body),
+            duration_ms=round((time.monotonic() - client.since) * 1000, 3) if client is not None else None,
+        )
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Requests are logged once, with their fields, by ``_write``."""
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("API %s - " + format, self.address_string(), *args)
