@@ -6,20 +6,24 @@ tracking, clean shutdown); the routes live in :mod:`sockharness.faults.api_route
 
 The API always answers, whatever other clients do:
 
+- a new connection gets no thread until its first request head has arrived: the accept loop reads
+  heads itself (non-blocking, in a selector), so idle and dripping connections cost a descriptor and a
+  buffer, and are dropped there at ``request_timeout``; a thread then serves the connection's requests;
 - every request has a whole-request deadline (``request_timeout``, from its first line to its last body
-  byte) and a keep-alive connection may sit idle for ``idle_timeout``: a reaper running in the accept
-  loop closes connections past their deadline, so a client dripping one byte a second is dropped on time
-  instead of resetting a per-read timeout forever;
-- when ``max_connections`` are open, a newcomer is not refused: the connection that is idle longest (or
-  else the slowest request still being read) is closed to make room; 503 is only for a server whose
+  byte) and a keep-alive connection may sit idle for ``idle_timeout``: the accept loop closes connections
+  past their deadline, so a client dripping one byte a second cannot reset a per-read timeout forever;
+- when ``max_connections`` threads are serving, a newcomer is not refused: the connection idle longest
+  (or else the slowest request still being read) is closed to make room; 503 is only for a server whose
   every connection is running a request;
 - the listen backlog takes bursts (``LISTEN_BACKLOG``), and when the process runs out of descriptors on
   accept, a spare descriptor kept for the purpose is given up to answer 503 instead of spinning.
 
-Kept on ``ThreadingHTTPServer`` after measuring (see tests/test_faults_api_hostile.py): with 200 dripping and
-70 idle clients, ``GET /version`` answered in a few milliseconds, threads stay bounded by
-``2 * max_connections``, and the standard library's request parser keeps passing every malformed-HTTP
-probe, which a hand-written parser on the reactor would have to earn again.
+Measured (2 noisy cores, loopback) before choosing this shape: with a thread per accepted connection, the
+first ``GET /version`` after 1,000 idle connects waited 446 ms (about 0.4 ms per thread started and
+evicted) and 270 dripping/idle clients kept 66 threads; with heads read in the accept loop it answered in
+2 ms with 4 threads, and 0.6-1.4 ms at the median while 200 clients dripped. The standard library's
+request parser is kept (it passes every malformed-HTTP probe), which a hand-written one would have to
+earn again; only the accept loop is our own.
 
 Hardening beyond Toxiproxy: request bodies are capped (413), and every failure is answered as a JSON
 error instead of escaping into a thread, so one bad request never stops the server.
@@ -29,10 +33,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import ipaddress
 import json
 import logging
 import os
+import selectors
 import socket
 import threading
 import time
@@ -64,6 +70,11 @@ DEFAULT_MAX_CONNECTIONS = 64
 #: Python's default of 5, a burst of connects overflowed it and every ~6th waited a 1 s SYN retransmit.
 LISTEN_BACKLOG = 1024
 ACCEPT_BACKOFF = 0.05  # seconds the accept loop rests after the process ran out of descriptors
+ACCEPTS_PER_WAKEUP = 64
+#: Connections still sending their first request head, held without a thread; the one nearest its
+#: deadline is dropped for a newcomer beyond this.
+MAX_PENDING = 4096
+MAX_HEAD_BYTES = 65536 + 8192  # past this the parser is handed the head, to answer 414/431
 _CHUNK_LINE_LIMIT = 1024
 
 
@@ -92,6 +103,7 @@ class _Client:
     sock: socket.socket
     #: "idle" (waiting for a request line), "request" (reading one), "handling" (running it)
     phase: str = "idle"
+    head: bytes = b""  # the first request head, already read by the accept loop
     deadline: float = 0.0
     since: float = field(default_factory=time.monotonic)
     closing: bool = False
@@ -102,6 +114,35 @@ class _Client:
             self.closing = True
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A connection whose first request head is still arriving: held by the accept loop, no thread yet."""
+
+    sock: socket.socket
+    address: Any
+    deadline: float
+    head: bytearray = field(default_factory=bytearray)
+
+
+class _PrefixedReader(io.RawIOBase):
+    """The socket's bytes, preceded by what the accept loop already read (the request head)."""
+
+    def __init__(self, sock: socket.socket, prefix: bytes) -> None:
+        self._sock = sock
+        self._prefix = memoryview(prefix)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        return self._sock.recv_into(buffer)
 
 
 class _APIHTTPServer(ThreadingHTTPServer):
@@ -133,10 +174,101 @@ class _APIHTTPServer(ThreadingHTTPServer):
         self._connection_count = 0
         self.evicted = 0  # connections closed to make room or past their deadline (for tests and logs)
         self._spare_fd = -1
+        self._pending: dict[int, _Pending] = {}  # fd -> connection whose first request head is arriving
+        self._selector = selectors.DefaultSelector()
+        self._stop_requested = False
+        self._stopped = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
         super().__init__(address, _APIRequestHandler)
+        self.socket.setblocking(False)  # the accept loop takes a batch per wake-up
         self._spare_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
-    # --- accepting -------------------------------------------------------------------------------------
+    # --- the accept loop -------------------------------------------------------------------------------
+    def serve_forever(self, poll_interval: float = 0.05) -> None:
+        """Accept, and read each new connection's first request head here, without a thread.
+
+        A thread is started only once a whole head has arrived (or the client half-closed, or the head
+        outgrew ``MAX_HEAD_BYTES``, so the parser can answer it): idle and dripping connections cost a
+        descriptor and a buffer, never a thread, and a burst of them does not hold up the next request.
+        """
+        self._stopped.clear()
+        selector = self._selector
+        selector.register(self.socket, selectors.EVENT_READ, None)
+        selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        try:
+            while not self._stop_requested:
+                for key, _mask in selector.select(poll_interval):
+                    if key.data is None:
+                        self._accept_batch()
+                    elif key.data == "wake":
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(64)
+                    else:
+                        self._read_head(key.data)
+                self.service_actions()
+        finally:
+            for pending in list(self._pending.values()):
+                self._drop_pending(pending)
+            with contextlib.suppress(KeyError, ValueError):
+                selector.unregister(self.socket)
+            with contextlib.suppress(KeyError, ValueError):
+                selector.unregister(self._wake_r)
+            self._stop_requested = False
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        self._stop_requested = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self._stopped.wait()
+
+    def _accept_batch(self) -> None:
+        for _ in range(ACCEPTS_PER_WAKEUP):
+            try:
+                sock, address = self.get_request()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return  # a client gave up, or out of descriptors (answered and rested in get_request)
+            if len(self._pending) >= MAX_PENDING:
+                self._drop_pending(min(self._pending.values(), key=lambda pending: pending.deadline))
+                self.evicted += 1
+            sock.setblocking(False)
+            pending = _Pending(sock, address, time.monotonic() + self.request_timeout)
+            self._pending[sock.fileno()] = pending
+            self._selector.register(sock, selectors.EVENT_READ, pending)
+
+    def _read_head(self, pending: _Pending) -> None:
+        try:
+            data = pending.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop_pending(pending)
+            return
+        pending.head += data
+        complete = b"\r\n\r\n" in pending.head or b"\n\n" in pending.head
+        if data and not complete and len(pending.head) <= MAX_HEAD_BYTES:
+            return  # more of the head to come
+        if not pending.head:
+            self._drop_pending(pending)  # connected and closed without a byte
+            return
+        self._selector.unregister(pending.sock)
+        del self._pending[pending.sock.fileno()]
+        pending.sock.setblocking(True)
+        self._start_thread(pending.sock, pending.address, bytes(pending.head))
+
+    def _drop_pending(self, pending: _Pending) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(pending.sock)
+        self._pending.pop(pending.sock.fileno(), None)
+        pending.sock.close()
+
+    def _reap_pending(self, now: float) -> None:
+        for pending in [p for p in self._pending.values() if now >= p.deadline]:
+            self._drop_pending(pending)
+            self.evicted += 1
+
     def get_request(self) -> tuple[socket.socket, Any]:
         try:
             return super().get_request()
@@ -170,9 +302,11 @@ class _APIHTTPServer(ThreadingHTTPServer):
     def server_close(self) -> None:
         super().server_close()
         self._release_spare()
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        sock = cast(socket.socket, request)
+    def _start_thread(self, sock: socket.socket, client_address: Any, head: bytes) -> None:
         thread: threading.Thread | None = None
         with self._connections_lock:
             open_clients = [client for client in self._connections.values() if not client.closing]
@@ -187,11 +321,13 @@ class _APIHTTPServer(ThreadingHTTPServer):
                 self._connection_count += 1
                 thread = threading.Thread(
                     target=self.process_request_thread,
-                    args=(request, client_address),
+                    args=(sock, client_address),
                     name=f"sockharness-api-conn-{self._connection_count}",
                     daemon=True,
                 )
-                self._connections[thread] = _Client(sock, deadline=time.monotonic() + self.request_timeout)
+                self._connections[thread] = _Client(
+                    sock, head=head, deadline=time.monotonic() + self.request_timeout
+                )
         if thread is None:
             self._refuse(sock, 503, "too many connections to the API")
             return
@@ -214,6 +350,7 @@ class _APIHTTPServer(ThreadingHTTPServer):
     def service_actions(self) -> None:
         """Runs in the accept loop between accepts: close connections past their deadline."""
         now = time.monotonic()
+        self._reap_pending(now)
         with self._connections_lock:
             expired = [
                 client
@@ -281,6 +418,9 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = self.server.client_state()
         super().setup()
+        if self._client is not None and self._client.head:
+            self.rfile = io.BufferedReader(_PrefixedReader(self.connection, self._client.head), 65536)
+            self._client.head = b""
 
     def _enter(self, phase: str, timeout: float | None) -> None:
         """Enter ``phase``; ``timeout`` (if given) bounds it: the reaper's deadline, and each read's."""
