@@ -333,7 +333,7 @@ _RESERVE_PROBE = textwrap.dedent(
     client.sendall(b"x")
     deadline = time.monotonic() + 10
     while engine_a.get_proxy("a").refused_connections == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.01)  # sync-ok: bounded poll with a deadline
     during = version(server.address)
     peak = fds()
     engine_b.delete_proxy("b")
@@ -341,7 +341,7 @@ _RESERVE_PROBE = textwrap.dedent(
     engine_a.delete_proxy("a")
     deadline = time.monotonic() + 5
     while fds() > baseline and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.01)  # sync-ok: bounded poll with a deadline
     print(json.dumps({"during": during, "peak": peak, "after": fds(), "baseline": baseline}))
     server.stop(); engine_a.close(); engine_b.close()
     """
@@ -389,7 +389,7 @@ _EMFILE_PROBE = textwrap.dedent(
     client.sendall(b"GET /version HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
     out_of_fds = client.recv(4096).split(b" ", 2)[1].decode()
     cpu_before = time.process_time()
-    time.sleep(0.3)  # while out of descriptors, the accept loop must rest, not spin
+    time.sleep(0.3)  # sync-ok: a CPU measurement window (the accept loop must rest, not spin)
     cpu = time.process_time() - cpu_before
     client.close()
     for fd in hoard:
