@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from test_faults_diff_support import APIUnderTest, excepthook_watch, http_request, unique
 
+from sockharness.faults import http_api
 from sockharness.faults.embedded import EmbeddedBackend
 from sockharness.faults.engine import FaultEngine
 from sockharness.faults.errors import BadRequest
@@ -436,3 +437,21 @@ def test_a_bind_conflict_names_the_resolved_address(api: APIUnderTest) -> None:
         reply = api.create(listen=f"localhost:{port}")
     assert reply.status == 500
     assert reply.json()["error"] == f"listen tcp 127.0.0.1:{port}: bind: address already in use"
+
+
+def test_unfinished_heads_are_bounded_in_memory(
+    hostile_api: ToxiproxyAPIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Heads being read are held without a thread, so their bytes are bounded together: past the budget
+    the connection adding to it is dropped (the budget is lowered here so a few clients reach it)."""
+    monkeypatch.setattr(http_api, "MAX_PENDING_BYTES", 100_000)
+    clients = [socket.create_connection(hostile_api.address, timeout=5.0) for _ in range(5)]
+    try:
+        for sock in clients:
+            sock.sendall(b"GET /version HTTP/1.1\r\nX-Pad: " + b"p" * 30_000)  # never ends its head
+        dropped = [sock for sock in clients if closed_by_server(sock, within=0.5)]
+        assert 1 <= len(dropped) <= 3, len(dropped)  # 5 x 30 kB against a 100 kB budget
+        assert timed_version(hostile_api) < 1000
+    finally:
+        for sock in clients:
+            sock.close()

@@ -75,6 +75,8 @@ ACCEPTS_PER_WAKEUP = 64
 #: deadline is dropped for a newcomer beyond this.
 MAX_PENDING = 4096
 MAX_HEAD_BYTES = 65536 + 8192  # past this the parser is handed the head, to answer 414/431
+#: All heads being read at once hold at most this much memory; a head that would pass it is dropped.
+MAX_PENDING_BYTES = 16 * 1024 * 1024
 _CHUNK_LINE_LIMIT = 1024
 
 
@@ -175,6 +177,7 @@ class _APIHTTPServer(ThreadingHTTPServer):
         self.evicted = 0  # connections closed to make room or past their deadline (for tests and logs)
         self._spare_fd = -1
         self._pending: dict[int, _Pending] = {}  # fd -> connection whose first request head is arriving
+        self._pending_bytes = 0
         self._selector = selectors.DefaultSelector()
         self._stop_requested = False
         self._stopped = threading.Event()
@@ -247,6 +250,11 @@ class _APIHTTPServer(ThreadingHTTPServer):
             self._drop_pending(pending)
             return
         pending.head += data
+        self._pending_bytes += len(data)
+        if self._pending_bytes > MAX_PENDING_BYTES:
+            self._drop_pending(pending)  # heads this big from this many clients are an attack
+            self.evicted += 1
+            return
         complete = b"\r\n\r\n" in pending.head or b"\n\n" in pending.head
         if data and not complete and len(pending.head) <= MAX_HEAD_BYTES:
             return  # more of the head to come
@@ -255,13 +263,15 @@ class _APIHTTPServer(ThreadingHTTPServer):
             return
         self._selector.unregister(pending.sock)
         del self._pending[pending.sock.fileno()]
+        self._pending_bytes -= len(pending.head)
         pending.sock.setblocking(True)
         self._start_thread(pending.sock, pending.address, bytes(pending.head))
 
     def _drop_pending(self, pending: _Pending) -> None:
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(pending.sock)
-        self._pending.pop(pending.sock.fileno(), None)
+        if self._pending.pop(pending.sock.fileno(), None) is not None:
+            self._pending_bytes -= len(pending.head)
         pending.sock.close()
 
     def _reap_pending(self, now: float) -> None:
