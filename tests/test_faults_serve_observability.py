@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from test_faults_diff_support import http_request
 from sockharness.faults._events import JSONFormatter, TextFormatter, log_event
 from sockharness.faults.engine import FaultEngine
 from sockharness.faults.http_api import ToxiproxyAPIServer
-from sockharness.peers.builtin import EchoServer
+from sockharness.peers.builtin import DiscardServer, EchoServer
 
 
 def recv_exactly(sock: socket.socket, count: int) -> bytes:
@@ -236,3 +237,36 @@ def test_debug_level_logs_each_api_request_once() -> None:
     ]
     assert all(e["level"] == "debug" and e["client"].startswith("127.0.0.1:") for e in requests)
     assert all(len(e["request_id"]) == 20 and e["duration_ms"] >= 0 for e in requests)
+
+
+def test_metrics_follow_a_transfer_in_progress(metrics_api: ToxiproxyAPIServer) -> None:
+    """A bandwidth toxic spreads 1 MB over about a second: scrapes taken meanwhile see the counters
+    rise, the proxy's sent bytes never ahead of its received ones, and the totals exact at the end."""
+    total = 1_000_000
+    with DiscardServer() as sink:
+        created = http_request(
+            metrics_api.url, "POST", "/proxies", {"name": "bulk", "upstream": f"127.0.0.1:{sink.port}"}
+        ).json()
+        toxic = {"type": "bandwidth", "stream": "upstream", "attributes": {"rate": 1000}}
+        assert http_request(metrics_api.url, "POST", "/proxies/bulk/toxics", toxic).status == 200
+        host, port = created["listen"].rsplit(":", 1)
+        client = socket.create_connection((host, int(port)), timeout=10.0)
+        sender = threading.Thread(target=client.sendall, args=(b"z" * total,))
+        sender.start()
+        try:
+            seen: list[tuple[float, float]] = []
+            for _ in range(2000):  # bounded: about a second of transfer, scraped as fast as it answers
+                samples = scrape(metrics_api.url)
+                received = byte_counter(samples, "toxiproxy_proxy_received_bytes_total", "upstream", "bulk")
+                sent = byte_counter(samples, "toxiproxy_proxy_sent_bytes_total", "upstream", "bulk")
+                seen.append((received, sent))
+                if sent == total:
+                    break
+            sender.join(10.0)
+        finally:
+            client.close()
+    assert seen[-1] == (total, total), seen[-1]
+    assert all(sent <= received for received, sent in seen)
+    assert [pair for pair in seen if 0 < pair[1] < total], "no scrape saw the transfer in progress"
+    sents = [sent for _received, sent in seen]
+    assert sents == sorted(sents)  # a counter never goes back
