@@ -88,7 +88,12 @@ def test_serves_until_signalled(served: tuple[subprocess.Popen[str], str], sig: 
     assert created.status == 201
     listen = created.json()["listen"]
     code, out, err = stop(proc, sig)
-    assert (code, err) == (0, "")
+    assert code == 0
+    # stderr carries the log (issue 12.6): here only the two proxy events, at info, no warning or error
+    assert [line.split()[1:4] for line in err.splitlines()] == [
+        ["INFO", "Proxy", "created"],
+        ["INFO", "Proxy", "deleted"],
+    ], err
     assert "stopped" in out
     host, port = listen.rsplit(":", 1)
     with socket.socket() as probe:
@@ -207,11 +212,15 @@ def test_config_file_creates_proxies_at_start(tmp_path: Path) -> None:
     config.write_text('[{"name": "db", "upstream": "127.0.0.1:9", "listen": "127.0.0.1:0"}]')
     proc = start_serve("--port", "0", "--config", str(config))
     try:
+        printed = read_line(proc)  # each proxy's resolved listen address comes first (issue 12.6)
+        assert printed.startswith("sockharness serve: proxy db listening on 127.0.0.1:"), printed
         url = read_line(proc).split(" on ", 1)[1].split()[0]
         proxies = http_request(url, "GET", "/proxies").json()
         assert list(proxies) == ["db"] and proxies["db"]["upstream"] == "127.0.0.1:9"
+        assert printed.split()[6] == proxies["db"]["listen"] and proxies["db"]["listen"] != "127.0.0.1:0"
         code, _, err = stop(proc, signal.SIGINT)
-        assert (code, err) == (0, "")
+        assert code == 0 and "Traceback" not in err
+        assert {line.split()[1] for line in err.splitlines()} == {"INFO"}, err
     finally:
         if proc.poll() is None:
             proc.kill()

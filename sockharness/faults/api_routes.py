@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from sockharness.faults._checks import check_name, check_upstream
 from sockharness.faults.api_json import (
     PROXY_UPDATE_FIELDS,
     TOXIPROXY_API_VERSION,
@@ -43,7 +44,7 @@ from sockharness.faults.api_json import (
     toxic_body,
     toxic_json,
 )
-from sockharness.faults.errors import FaultError, bad_request
+from sockharness.faults.errors import BadRequest, FaultError, bad_request
 from sockharness.faults.toxics import ToxicSpec, go_kind
 
 if TYPE_CHECKING:
@@ -68,10 +69,17 @@ class ToxiproxyAPI:
     cannot interleave; each engine call is short, so this costs nothing a test would notice.
     """
 
-    def __init__(self, engine: FaultEngine, version: str = TOXIPROXY_API_VERSION) -> None:
+    def __init__(
+        self, engine: FaultEngine, version: str = TOXIPROXY_API_VERSION, *, metrics: bool = False
+    ) -> None:
         self._engine = engine
         self._version = version
         self._lock = threading.Lock()
+        self._metrics: Callable[[], bytes] | None = None
+        if metrics:  # as toxiproxy-server -proxy-metrics: otherwise /metrics is 404 like there
+            from sockharness.faults._metrics import metrics_exposition
+
+            self._metrics = lambda: metrics_exposition(engine)
         # route shape -> method -> handler; a shape is the path with {name} segments replaced by "*"
         self._routes: dict[tuple[str, ...], dict[str, Handler]] = {
             ("version",): {"GET": self._version_show},
@@ -96,6 +104,8 @@ class ToxiproxyAPI:
     def handle(self, method: str, path: str, body: bytes = b"") -> APIResponse:
         """Route one request; unknown paths are 404, known paths with another method 405 (with Allow)."""
         segments = self._split_path(path)
+        if segments == ["metrics"] and self._metrics is not None:
+            return self._metrics_show(method)
         if segments is None:
             return error_response(404, f"page not found: {path.split('?', 1)[0]}")
         shape, params = self._match(segments)
@@ -112,10 +122,23 @@ class ToxiproxyAPI:
             with self._lock:
                 return handler(_Call(params, body, method))
         except FaultError as exc:
-            return error_response(exc.status, exc.message)
+            return error_response(exc.status, _own_words(exc.message))
         except Exception as exc:  # a bug must answer 500, never kill the serving thread
             logger.exception("unexpected error handling %s %s", method, path)
-            return error_response(500, f"internal error: {type(exc).__name__}: {exc}")
+            return error_response(500, _own_words(f"internal error: {type(exc).__name__}: {exc}"))
+
+    def _metrics_show(self, method: str) -> APIResponse:
+        if method != "GET":
+            return error_response(405, f"method {method} not allowed here; allowed: GET", (("Allow", "GET"),))
+        assert self._metrics is not None
+        try:
+            body = self._metrics()
+        except Exception as exc:
+            logger.exception("collecting /metrics failed")
+            return error_response(500, _own_words(f"internal error collecting metrics: {exc}"))
+        from sockharness.faults._metrics import METRICS_CONTENT_TYPE
+
+        return APIResponse(200, body, METRICS_CONTENT_TYPE)
 
     @staticmethod
     def _split_path(path: str) -> list[str] | None:
@@ -206,7 +229,7 @@ class ToxiproxyAPI:
                     check_listen(entry.listen, creating=True)
                 current = existing.get(entry.name)
                 if current is not None:
-                    if current.listen == entry.listen and current.upstream == entry.upstream:
+                    if current.upstream == entry.upstream and _same_listen(current, entry.listen):
                         done.append(current)
                         continue
                     self._engine.delete_proxy(entry.name)
@@ -226,6 +249,12 @@ class ToxiproxyAPI:
                 f"json: cannot unmarshal {go_kind(data)} into Go value of type []toxiproxy.Proxy"
             )
         entries = [parse_proxy_create(item, index) for index, item in enumerate(data, start=1)]
+        for index, entry in enumerate(entries, start=1):  # before anything is created
+            try:
+                check_name(entry.name)
+                check_upstream(entry.upstream)
+            except BadRequest as exc:
+                raise BadRequest(f"{exc.message} at proxy {index}") from None
         seen: set[str] = set()
         for index, entry in enumerate(entries, start=1):
             if entry.name in seen:
@@ -240,6 +269,8 @@ class ToxiproxyAPI:
     def _toxic_create(self, call: _Call) -> APIResponse:
         proxy = self._engine.get_proxy(call.params[0])
         data = toxic_body(call.body)
+        if isinstance(data.get("name"), str) and data["name"]:
+            check_name(str(data["name"]), "toxic")  # a name that could not be sent back is never stored
         if isinstance(data.get("type"), str):
             check_attributes(str(data["type"]), data.get("attributes"))
         spec = proxy.add_toxic(ToxicSpec.from_json(data))
@@ -269,11 +300,39 @@ class ToxiproxyAPI:
         return empty_response()
 
 
+def _same_listen(proxy: EngineProxy, listen: str) -> bool:
+    """Whether ``listen`` names the address ``proxy`` has: compared as Toxiproxy compares them, after
+    resolution, so ``localhost:7070`` is the proxy already on ``127.0.0.1:7070`` (kept, toxics and all)."""
+    if proxy.listen == listen:
+        return True
+    here = proxy.listen_endpoint()
+    if here is None:
+        return False
+    from sockharness.faults.engine import endpoint_of_listen
+
+    return endpoint_of_listen(listen) == here
+
+
+_INTERPRETER_HINTS = {
+    "sys.set_int_max_str_digits": "a number in the body has more digits than this API reads (4300 at most)",
+}
+
+
+def _own_words(message: str) -> str:
+    """An error text safe to send: no interpreter hints, and nothing that cannot be encoded as UTF-8
+    (a lone surrogate from the request is shown escaped instead of breaking the answer)."""
+    for hint, replacement in _INTERPRETER_HINTS.items():
+        if hint in message:
+            prefix = "bad request body: " if message.startswith("bad request body: ") else ""
+            message = prefix + replacement
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _populate_response(status: int, proxies: list[EngineProxy], error: FaultError | None) -> APIResponse:
     """``/populate`` answers errors as application/json with the proxies made so far (null when none)."""
     payload: dict[str, Any] = {}
     if error is not None:
-        payload["error"] = error.message
+        payload["error"] = _own_words(error.message)
         payload["status"] = error.status
     payload["proxies"] = [proxy_json(proxy) for proxy in proxies] or None
     return json_response(status, payload)

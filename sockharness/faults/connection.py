@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
+import os
 import socket
 import struct
 import time
 from typing import TYPE_CHECKING
 
+from sockharness.faults._events import engine_log, log_event
 from sockharness.faults.chain import Chain, RngFactory
 from sockharness.faults.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, Reactor
 from sockharness.faults.relay import Direction
@@ -104,6 +107,7 @@ class Connection:
         self.closed = False
         self.connected = False
         self.on_closed = on_closed
+        self.log_fields: dict[str, object] = {}  # proxy, client, upstream: for log lines about it
         self.client = Endpoint(client, "client", reactor)
         self.upstream = Endpoint(upstream, "upstream", reactor)
         self.up = Direction(
@@ -152,6 +156,13 @@ class Connection:
         self._connected()
 
     def _connect_failed(self, error: int) -> None:
+        log_event(
+            engine_log,
+            logging.WARNING,
+            "Unable to open connection to upstream",
+            **self.log_fields,
+            error=f"{errno.errorcode.get(error, error)} ({os.strerror(error)})",
+        )
         if error == errno.ECONNRESET:
             # The upstream accepted and then reset before the proxy saw the connect finish: that is a
             # reset, and the client gets one.

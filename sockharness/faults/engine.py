@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import random
 import socket
@@ -19,14 +20,30 @@ import threading
 import time
 from collections.abc import Mapping
 
+from sockharness.faults._checks import check_name, check_upstream, is_loopback_ip, is_unspecified_ip
+from sockharness.faults._events import engine_log, log_event
 from sockharness.faults.connection import Connection
-from sockharness.faults.errors import ListenError, ProxyExists, ProxyNotFound, ToxicExists, ToxicNotFound
+from sockharness.faults.errors import (
+    ListenError,
+    NotLoopback,
+    ProxyExists,
+    ProxyLoop,
+    ProxyNotFound,
+    ToxicExists,
+    ToxicNotFound,
+)
 from sockharness.faults.interface import format_address, parse_address
 from sockharness.faults.reactor import EPOLLIN, Reactor
 from sockharness.faults.toxics import STREAMS, ToxicSpec
 
 ACCEPTS_PER_WAKEUP = 64
 ACCEPT_PAUSE = 0.05  # seconds without accepting after running out of descriptors
+#: Live connections one proxy carries at most; more are accepted and closed at once. It contains a loop
+#: the engine cannot see (A -> another process -> A), which would otherwise grow until the fd limit.
+DEFAULT_MAX_CONNECTIONS_PER_PROXY = 4096
+REFUSAL_LOG_INTERVAL = 1.0  # seconds between two "connection refused: cap reached" warnings of a proxy
+
+SockAddr = tuple[str, int]
 
 
 def _resolve(text: str, *, passive: bool) -> tuple[socket.AddressFamily, tuple[object, ...]]:
@@ -52,10 +69,30 @@ def _resolve_listen(listen: str, *, prefix: str) -> tuple[socket.AddressFamily, 
         raise ListenError(f"{prefix}lookup {host}: {error}") from error
 
 
+def _same_endpoint(upstream: SockAddr, listen: SockAddr) -> bool:
+    """Whether connecting to ``upstream`` reaches a listener bound to ``listen`` (an unspecified address
+    on either side means "this machine": ``0.0.0.0:P`` reaches ``127.0.0.1:P`` and the reverse)."""
+    if upstream[1] != listen[1] or listen[1] == 0:
+        return False
+    return upstream[0] == listen[0] or is_unspecified_ip(upstream[0]) or is_unspecified_ip(listen[0])
+
+
+def endpoint_of_listen(listen: str) -> SockAddr | None:
+    """``(ip, port)`` a listen string resolves to; None when it does not resolve or says port 0."""
+    try:
+        _family, sockaddr = _resolve_listen(listen, prefix="")
+    except ListenError:
+        return None
+    port = int(str(sockaddr[1]))
+    return (str(sockaddr[0]), port) if port else None
+
+
 class EngineProxy:
     """One proxy. Attributes mirror Toxiproxy's JSON; ``listen`` is the resolved ``"host:port"``."""
 
     def __init__(self, engine: FaultEngine, name: str, listen: str, upstream: str) -> None:
+        check_name(name)
+        check_upstream(upstream)
         self.engine = engine
         self.name = name
         self.listen = listen
@@ -66,6 +103,11 @@ class EngineProxy:
         self._connections: set[Connection] = set()
         self._serial = 0
         self._upstream_address: tuple[socket.AddressFamily, tuple[object, ...]] | None = None
+        # bytes moved by connections already closed, per stream: [received, sent] (live ones are summed
+        # at scrape time, so the relay never counts twice)
+        self._closed_bytes: dict[str, list[int]] = {stream: [0, 0] for stream in STREAMS}
+        self._last_refusal_log = 0.0
+        self.refused_connections = 0
         self._resolve_upstream()
 
     # --- JSON and toxics -------------------------------------------------------------------------------
@@ -98,7 +140,9 @@ class EngineProxy:
                 connection.direction(spec.stream).apply(lambda chain, now: chain.add(spec, now))
             return spec
 
-        return self.engine.reactor.call(add)
+        added = self.engine.reactor.call(add)
+        log_event(engine_log, logging.INFO, "Toxic added", proxy=self.name, toxic=added.name, type=added.type)
+        return added
 
     def update_toxic(self, name: str, data: Mapping[str, object]) -> ToxicSpec:
         def update() -> ToxicSpec:
@@ -124,6 +168,7 @@ class EngineProxy:
                     connection.direction(spec.stream).apply(lambda chain, now: chain.remove(name, now))
 
         self.engine.reactor.call(remove)
+        log_event(engine_log, logging.INFO, "Toxic removed", proxy=self.name, toxic=name)
 
     def remove_all_toxics(self) -> None:
         for spec in self.toxics():
@@ -132,6 +177,35 @@ class EngineProxy:
 
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def byte_counts(self) -> dict[str, tuple[int, int]]:
+        """Per stream, ``(received, sent)`` bytes since the proxy was created: what Toxiproxy's
+        ``toxiproxy_proxy_{received,sent}_bytes_total`` counters report (read on the reactor thread)."""
+
+        def count() -> dict[str, tuple[int, int]]:
+            totals = {stream: list(pair) for stream, pair in self._closed_bytes.items()}
+            for connection in self._connections:
+                for stream in STREAMS:
+                    direction = connection.direction(stream)
+                    totals[stream][0] += direction.bytes_in
+                    totals[stream][1] += direction.bytes_out
+            return {stream: (pair[0], pair[1]) for stream, pair in totals.items()}
+
+        return self.engine.reactor.call(count)
+
+    # --- addresses, as the loop check compares them ------------------------------------------------------
+    def listen_endpoint(self) -> SockAddr | None:
+        """The ``(ip, port)`` this proxy listens on, or would on enable; None while that is port 0."""
+        listener = self._listener
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                host, port = listener.getsockname()[:2]
+                return str(host), int(port)
+        return endpoint_of_listen(self.listen)
+
+    def upstream_endpoint(self) -> SockAddr | None:
+        target = self._upstream_address
+        return None if target is None else (str(target[1][0]), int(str(target[1][1])))
 
     # --- listening -------------------------------------------------------------------------------------
     def _resolve_upstream(self) -> None:
@@ -149,6 +223,7 @@ class EngineProxy:
         none); a bind failure reads ``listen tcp <addr>: bind: <reason>`` in both cases.
         """
         family, sockaddr = _resolve_listen(listen, prefix="listen tcp: " if creating else "")
+        self.engine.check_listen_host(listen, str(sockaddr[0]))
         listener = socket.socket(family, socket.SOCK_STREAM)
         try:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -158,7 +233,9 @@ class EngineProxy:
         except OSError as error:
             listener.close()
             text = os.strerror(error.errno).lower() if error.errno else str(error)
-            raise ListenError(f"listen tcp {listen}: bind: {text}") from error
+            # Go names the resolved address (``localhost:3310`` reads ``127.0.0.1:3310``), so do we.
+            where = format_address((str(sockaddr[0]), int(str(sockaddr[1]))))
+            raise ListenError(f"listen tcp {where}: bind: {text}") from error
         return listener
 
     def start(self) -> None:
@@ -170,6 +247,11 @@ class EngineProxy:
     def serve(self, listener: socket.socket) -> None:
         """Accept on ``listener`` (from :meth:`bind`); ``listen`` becomes its resolved address."""
         host, port = listener.getsockname()[:2]
+        try:
+            self.engine.check_loop(self, (str(host), int(port)), self.upstream_endpoint())
+        except BaseException:
+            listener.close()
+            raise
 
         def register() -> None:
             self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_accept)
@@ -197,6 +279,7 @@ class EngineProxy:
 
     def set_upstream(self, upstream: str) -> None:
         """Point new connections at ``upstream`` (resolved here, outside the reactor thread)."""
+        check_upstream(upstream)
         self.upstream = upstream
         self._resolve_upstream()
 
@@ -250,7 +333,31 @@ class EngineProxy:
                 if error.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EPERM):
                     continue  # that one client gave up; the next may be fine
                 raise
-            self._open(client)
+            if len(self._connections) >= self.engine.max_connections_per_proxy:
+                self._refuse(client, _address, "the proxy's connection cap is reached")
+            elif not self.engine.reactor.within_budget(client.fileno()):
+                self._refuse(client, _address, "the process is near its descriptor limit")
+            else:
+                self._open(client, _address)
+
+    def _refuse(self, client: socket.socket, address: object, why: str) -> None:
+        """Close a just-accepted client (it sees EOF): a loop the engine could not see stops growing
+        here, and the descriptors kept in reserve stay free for the API."""
+        client.close()
+        self.refused_connections += 1
+        now = time.monotonic()
+        if now - self._last_refusal_log >= REFUSAL_LOG_INTERVAL:
+            self._last_refusal_log = now
+            log_event(
+                engine_log,
+                logging.WARNING,
+                "Client refused",
+                proxy=self.name,
+                reason=why,
+                cap=self.engine.max_connections_per_proxy,
+                refused=self.refused_connections,
+                live=len(self._connections),
+            )
 
     def _pause_accepting(self) -> None:
         """Out of descriptors: stop watching the listener for a while (the readable listener would
@@ -267,17 +374,41 @@ class EngineProxy:
         if listener is not None and listener.fileno() not in self.engine.reactor.handlers:
             self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_accept)
 
-    def _open(self, client: socket.socket) -> None:
+    def _open(self, client: socket.socket, address: object) -> None:
+        """Relay a new client: connect upstream and start both directions."""
         client.setblocking(False)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = format_address(address[:2]) if isinstance(address, tuple) else str(address)
         target = self._upstream_address
         if target is None:
             client.close()
+            log_event(
+                engine_log,
+                logging.WARNING,
+                "Unable to open connection to upstream",
+                proxy=self.name,
+                client=peer,
+                upstream=self.upstream,
+                error="the upstream address does not resolve",
+            )
             return
         try:
             upstream = socket.socket(target[0], socket.SOCK_STREAM)
-        except OSError:
+        except OSError as error:
             client.close()
+            log_event(
+                engine_log,
+                logging.WARNING,
+                "Unable to open connection to upstream",
+                proxy=self.name,
+                client=peer,
+                upstream=self.upstream,
+                error=os.strerror(error.errno) if error.errno else str(error),
+            )
+            return
+        if not self.engine.reactor.within_budget(upstream.fileno()):
+            upstream.close()
+            self._refuse(client, address, "the process is near its descriptor limit")
             return
         upstream.setblocking(False)
         upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -290,32 +421,125 @@ class EngineProxy:
             client,
             upstream,
             self._specs,
-            self._connections.discard,
+            self._connection_closed,
         )
+        connection.log_fields = {"proxy": self.name, "client": peer, "upstream": self.upstream}
         self._connections.add(connection)
+        log_event(engine_log, logging.INFO, "Accepted client", **connection.log_fields)
         connection.start(target[1])
+
+    def _connection_closed(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+        for stream in STREAMS:
+            direction = connection.direction(stream)
+            totals = self._closed_bytes[stream]
+            totals[0] += direction.bytes_in
+            totals[1] += direction.bytes_out
+        if engine_log.isEnabledFor(logging.INFO):
+            log_event(
+                engine_log,
+                logging.INFO,
+                "Client closed",
+                **connection.log_fields,
+                bytes_up=connection.up.bytes_out,
+                bytes_down=connection.down.bytes_out,
+            )
 
 
 class FaultEngine:
-    """Named proxies sharing one reactor thread; thread-safe."""
+    """Named proxies sharing one reactor thread; thread-safe.
 
-    def __init__(self, seed: int | None = None) -> None:
+    Proxies listen on the loopback only unless ``allow_non_loopback`` says otherwise (a proxy relays to
+    anything it is told to, so exposing one is a deliberate choice). ``max_connections_per_proxy`` caps
+    each proxy's live connections; the reactor also keeps a reserve of descriptors the proxies never
+    take, so the process (and the API serving it) keeps working when a loop floods a proxy.
+    """
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        *,
+        allow_non_loopback: bool = False,
+        max_connections_per_proxy: int = DEFAULT_MAX_CONNECTIONS_PER_PROXY,
+    ) -> None:
+        if max_connections_per_proxy < 1:
+            raise ValueError(f"max_connections_per_proxy={max_connections_per_proxy} must be positive")
         self.seed: int = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self.allow_non_loopback = allow_non_loopback
+        self.max_connections_per_proxy = max_connections_per_proxy
         self.reactor = Reactor().start()
         self._proxies: dict[str, EngineProxy] = {}
         self._lock = threading.RLock()
         self._closed = False
 
     def create_proxy(self, name: str, listen: str, upstream: str, enabled: bool = True) -> EngineProxy:
+        """All-or-nothing: every check (name, upstream, loopback, loop, bind) passes before it exists."""
         with self._lock:
             self._check_open()
+            check_name(name)
             if name in self._proxies:
                 raise ProxyExists()
             proxy = EngineProxy(self, name, listen, upstream)
             if enabled:
-                proxy.start()
+                proxy.start()  # binds, then checks for a loop with the bound port, then accepts
+            else:
+                endpoint = endpoint_of_listen(listen)
+                if endpoint is not None:
+                    self.check_listen_host(listen, endpoint[0])
+                    self.check_loop(proxy, endpoint, proxy.upstream_endpoint())
             self._proxies[name] = proxy
+            log_event(
+                engine_log,
+                logging.INFO,
+                "Proxy created",
+                proxy=name,
+                listen=proxy.listen,
+                upstream=upstream,
+                enabled=proxy.enabled,
+            )
             return proxy
+
+    def check_listen_host(self, listen: str, ip: str) -> None:
+        """Refuse a listen address that resolved off the loopback, unless allowed at construction."""
+        if self.allow_non_loopback or is_loopback_ip(ip):
+            return
+        raise NotLoopback(
+            f"bad request body: listen address {listen} ({ip}) is not a loopback address; proxies listen on "
+            "127.0.0.0/8 or ::1 only (sockharness serve --allow-non-loopback, or "
+            "FaultEngine(allow_non_loopback=True), allows other addresses)"
+        )
+
+    def check_loop(self, proxy: EngineProxy, listen: SockAddr | None, upstream: SockAddr | None) -> None:
+        """Refuse a configuration in which ``proxy`` (listening on ``listen``, relaying to ``upstream``)
+        reaches itself, directly or through other proxies of this engine: each connection would open
+        another one until the process runs out of descriptors. Chains that end elsewhere are fine."""
+        if listen is None or upstream is None:
+            return
+        endpoints: list[tuple[EngineProxy, SockAddr | None, SockAddr | None]] = [(proxy, listen, upstream)]
+        endpoints += [
+            (other, other.listen_endpoint(), other.upstream_endpoint())
+            for other in self._proxies.values()
+            if other is not proxy
+        ]
+        path = [proxy.name]
+        seen: set[str] = set()
+        target: SockAddr | None = upstream
+        while target is not None:
+            hop = next((e for e in endpoints if e[1] is not None and _same_endpoint(target, e[1])), None)
+            if hop is None:
+                return
+            if hop[0] is proxy:
+                route = " -> ".join(f'"{name}"' for name in [*path, proxy.name])
+                raise ProxyLoop(
+                    f"bad request body: proxy loop: the upstream {format_address(upstream)} of proxy "
+                    f'"{proxy.name}" leads back to its own listen address {format_address(listen)} '
+                    f"({route}); every connection would open another until the descriptors run out"
+                )
+            if hop[0].name in seen:
+                return
+            seen.add(hop[0].name)
+            path.append(hop[0].name)
+            target = hop[2]
 
     def get_proxy(self, name: str) -> EngineProxy:
         with self._lock:
@@ -350,13 +574,31 @@ class FaultEngine:
             new_upstream = upstream if upstream is not None and upstream != proxy.upstream else None
             new_listener: socket.socket | None = None
             keep_listener = False
+            if new_upstream is not None:
+                check_upstream(new_upstream)
             if new_listen is not None:  # every check that can fail comes before the first change
                 keep_listener = want_enabled and proxy.listens_on(new_listen)
                 if want_enabled and not keep_listener:
                     new_listener = proxy.bind(new_listen, creating=False)
                 else:
-                    _resolve_listen(new_listen, prefix="")
+                    _family, sockaddr = _resolve_listen(new_listen, prefix="")
+                    self.check_listen_host(new_listen, str(sockaddr[0]))
             try:
+                if new_listener is not None:
+                    host, port = new_listener.getsockname()[:2]
+                    planned_listen: SockAddr | None = (str(host), int(port))
+                elif new_listen is not None and not keep_listener:
+                    planned_listen = endpoint_of_listen(new_listen)
+                else:
+                    planned_listen = proxy.listen_endpoint()
+                planned_upstream = proxy.upstream_endpoint()
+                if new_upstream is not None:
+                    try:
+                        _family, address = _resolve(new_upstream, passive=False)
+                        planned_upstream = (str(address[0]), int(str(address[1])))
+                    except (OSError, ValueError):
+                        planned_upstream = None
+                self.check_loop(proxy, planned_listen, planned_upstream)
                 if new_listener is not None or (new_listen is not None and not keep_listener):
                     proxy.stop()
                     if new_listen is not None and new_listener is None:
@@ -375,6 +617,15 @@ class FaultEngine:
             finally:
                 if new_listener is not None:
                     new_listener.close()
+            log_event(
+                engine_log,
+                logging.INFO,
+                "Proxy updated",
+                proxy=name,
+                listen=proxy.listen,
+                upstream=proxy.upstream,
+                enabled=proxy.enabled,
+            )
             return proxy
 
     def delete_proxy(self, name: str) -> None:
@@ -382,6 +633,7 @@ class FaultEngine:
             proxy = self.get_proxy(name)
             proxy.stop()
             del self._proxies[name]
+            log_event(engine_log, logging.INFO, "Proxy deleted", proxy=name, listen=proxy.listen)
 
     def reset(self) -> None:
         """Every proxy: enabled again, all toxics removed (the proxies themselves stay)."""
@@ -422,4 +674,4 @@ class FaultEngine:
         return False
 
 
-__all__ = ["EngineProxy", "FaultEngine"]
+__all__ = ["EngineProxy", "FaultEngine", "endpoint_of_listen"]

@@ -75,6 +75,19 @@ class ListenError(FaultError):
     default_message = "listen error"
 
 
+class ProxyLoop(BadRequest):
+    """The upstream leads back to the proxy itself (directly or through other proxies of the engine):
+    every connection would open another one until the process runs out of descriptors."""
+
+    default_message = "bad request body: proxy loop"
+
+
+class NotLoopback(BadRequest):
+    """A listen address off the loopback, refused unless the engine was told to allow it."""
+
+    default_message = "bad request body: listen address is not a loopback address"
+
+
 def bad_request(detail: str) -> BadRequest:
     """A :class:`BadRequest` worded like Toxiproxy's ``joinError(err, ErrBadRequestBody)``."""
     return BadRequest(f"bad request body: {detail}")
@@ -87,7 +100,9 @@ __all__ = [
     "InvalidToxic",
     "ListenError",
     "MissingField",
+    "NotLoopback",
     "ProxyExists",
+    "ProxyLoop",
     "ProxyNotFound",
     "ToxicExists",
     "ToxicNotFound",

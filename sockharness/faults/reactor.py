@@ -47,6 +47,26 @@ TIMER_EARLY = 0.0005
 BUSY_POLL = 0.00005
 
 
+#: Descriptors the proxies never take, whatever they are asked to carry: the API, log files and the rest
+#: of the process keep working when a proxy loop or a connection flood reaches the limit.
+MIN_FD_RESERVE = 128
+
+
+def _fd_threshold() -> int:
+    """The lowest descriptor number a proxy may not keep: the soft limit less a reserve.
+
+    The kernel hands out the lowest free number, so a new descriptor numbered at or above this means
+    every number below it is taken: the process is that close to its limit, whoever holds the others.
+    Checking the number is exact, process-wide (every engine, the API, the tests) and costs nothing.
+    """
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft > 1 << 20:
+        soft = 1 << 20
+    return max(16, soft - max(MIN_FD_RESERVE, soft // 8))
+
+
 class TimerTarget(Protocol):
     def on_timer(self, now: float) -> None: ...
 
@@ -82,6 +102,7 @@ class Reactor:
         self._thread: threading.Thread | None = None
         self._thread_id: int | None = None
         self.errors: list[str] = []  # unexpected exceptions raised by handlers (each also logged)
+        self.fd_threshold = _fd_threshold()
         self.epoll.register(self._wake_r, EPOLLIN)
         if self._timerfd is not None:
             self.epoll.register(self._timerfd.fd, EPOLLIN)
@@ -154,6 +175,10 @@ class Reactor:
         if self.handlers.pop(fd, None) is not None:
             with contextlib.suppress(OSError, ValueError):
                 self.epoll.unregister(fd)
+
+    def within_budget(self, fd: int) -> bool:
+        """Whether a connection or pipe may keep the new descriptor ``fd`` (see ``_fd_threshold``)."""
+        return fd < self.fd_threshold
 
     def timer_due(self) -> bool:
         """True when a timer has expired: bulk loops yield to it so delayed chunks are not held up."""

@@ -183,15 +183,20 @@ class Direction:
         except OSError:
             self.splice_ok = False
             return False
+        if not self.reactor.within_budget(max(self.pipe_r, self.pipe_w)):
+            self.close_pipe()
+            self.splice_ok = False  # near the descriptor limit: copy instead (fewer fds, same bytes)
+            return False
         with contextlib.suppress(OSError):
             fcntl.fcntl(self.pipe_w, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         self.pipe_size = fcntl.fcntl(self.pipe_w, fcntl.F_GETPIPE_SZ)
         return True
 
     def close_pipe(self) -> None:
+        if self.pipe_r < 0:
+            return
         for fd in (self.pipe_r, self.pipe_w):
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)
         self.pipe_r = self.pipe_w = -1
 
     def _src_ended(self, chunk: Chunk, now: float) -> None:

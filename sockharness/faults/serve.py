@@ -1,13 +1,19 @@
 """``sockharness serve``: the embedded fault engine behind a standalone Toxiproxy-compatible API.
 
 Any Toxiproxy client (toxiproxy-python, the Go client, ``toxiproxy-cli``) can then drive it, with no
-Go toolchain on the machine. It stays on loopback unless told otherwise, and stops on Ctrl-C / SIGTERM.
+Go toolchain on the machine. It stays on loopback unless told otherwise (the API and every proxy
+listener: ``--allow-non-loopback`` lifts both), and stops on Ctrl-C / SIGTERM.
+
+It can be watched: log lines on stderr for proxies created/updated/deleted, toxics added/removed,
+clients accepted/closed and upstream errors (``--log-level``, ``--log-format text|json``), and
+``/metrics`` in the Prometheus text format with Toxiproxy's byte counters and live-connection gauges.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -15,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from sockharness.faults._events import LEVELS, LOGGER_NAME, JSONFormatter, TextFormatter
 from sockharness.faults.api_routes import ToxiproxyAPI
 from sockharness.faults.http_api import ToxiproxyAPIServer, is_loopback_host
 
@@ -50,7 +57,29 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--allow-non-loopback",
         action="store_true",
-        help="allow --host to be a non-loopback address (exposes the API and its proxies to the network)",
+        help=(
+            "allow --host and proxy listen addresses off the loopback (exposes the API and its proxies "
+            "to the network); without it both are refused"
+        ),
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=list(LEVELS),
+        default="info",
+        help="least severe log lines written to stderr (default: info; debug adds every API request)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log lines as text or as one JSON object per line, like toxiproxy-server (default: text)",
+    )
+    parser.add_argument(
+        "--max-connections-per-proxy",
+        type=int,
+        default=None,
+        metavar="N",
+        help="live connections one proxy carries at most; more are closed at once (default: 4096)",
     )
     parser.set_defaults(func=run_serve)
 
@@ -66,7 +95,11 @@ def _port(text: str) -> int:
 
 
 def _populate_from_file(engine: FaultEngine, path: str) -> str | None:
-    """Create the proxies listed in ``path`` exactly as ``POST /populate`` would; None or what went wrong."""
+    """Create the proxies listed in ``path`` exactly as ``POST /populate`` would; None or what went wrong.
+
+    Each proxy's resolved listen address is printed: with ``listen: 127.0.0.1:0`` it is the only way to
+    learn the port without asking the API.
+    """
     try:
         body = Path(path).read_bytes()
     except OSError as exc:
@@ -75,12 +108,29 @@ def _populate_from_file(engine: FaultEngine, path: str) -> str | None:
     if response.status != 201:
         error = json.loads(response.body).get("error", "")
         return f"--config {path}: {error}"
+    for proxy in json.loads(response.body).get("proxies") or []:
+        state = "" if proxy["enabled"] else " (disabled)"
+        print(
+            f"sockharness serve: proxy {proxy['name']} listening on {proxy['listen']} -> {proxy['upstream']}"
+            f"{state}",
+            flush=True,
+        )
     return None
+
+
+def _configure_logging(level: str, log_format: str) -> logging.Handler:
+    """Send the engine's and the API's log lines to stderr in the chosen format; returns the handler."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter() if log_format == "json" else TextFormatter())
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.addHandler(handler)
+    logger.setLevel(LEVELS[level])
+    logger.propagate = False
+    return handler
 
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; exits 0 on a clean stop, 2 for a refused host, 1 if it cannot start."""
-    from sockharness.faults.engine import FaultEngine
 
     if not args.allow_non_loopback and not is_loopback_host(args.host):
         print(
@@ -89,14 +139,32 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    engine = FaultEngine(seed=args.seed)
+    if args.max_connections_per_proxy is not None and args.max_connections_per_proxy < 1:
+        print("sockharness serve: --max-connections-per-proxy must be at least 1", file=sys.stderr)
+        return 2
+    log_handler = _configure_logging(args.log_level, args.log_format)
+    try:
+        return _serve(args)
+    finally:
+        logging.getLogger(LOGGER_NAME).removeHandler(log_handler)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sockharness.faults.engine import FaultEngine
+
+    limits: dict[str, int] = {}
+    if args.max_connections_per_proxy is not None:
+        limits["max_connections_per_proxy"] = args.max_connections_per_proxy
+    engine = FaultEngine(seed=args.seed, allow_non_loopback=args.allow_non_loopback, **limits)
     if args.config is not None:
         problem = _populate_from_file(engine, args.config)
         if problem is not None:
             engine.close()
             print(f"sockharness serve: {problem}", file=sys.stderr)
             return 1
-    server = ToxiproxyAPIServer(engine, args.host, args.port, allow_non_loopback=args.allow_non_loopback)
+    server = ToxiproxyAPIServer(
+        engine, args.host, args.port, allow_non_loopback=args.allow_non_loopback, metrics=True
+    )
     try:
         server.start()
     except OSError as exc:
