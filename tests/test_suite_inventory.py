@@ -153,6 +153,7 @@ SUITE_PAGE = SCENARIO_ROOT.parent / "docs" / "reference" / "builtin-suite.md"
 _TABLE_ROW_RE = re.compile(r"^\| `(?P<method>\w+)` \| (?P<count>\d+) \|", re.MULTILINE)
 _TOTALS_RE = re.compile(
     r"holds (?P<total>\d+) YAML scenarios: (?P<loopback>\d+) on the loopback"
+    r".*?; (?P<proxy>\d+) that drive the embedded\s+fault proxy"
     r".*?and (?P<netns>\d+) packet-fault",
     re.DOTALL,
 )
@@ -170,8 +171,13 @@ def test_suite_page_counts_match_the_suite() -> None:
         len(yaml.safe_load(path.read_text(encoding="utf-8"))["scenarios"])
         for path in SCENARIO_ROOT.glob("netns/*.yaml")
     )
+    proxy_steps = sum(
+        len(yaml.safe_load(path.read_text(encoding="utf-8"))["scenarios"])
+        for path in SCENARIO_ROOT.glob("faults/*.yaml")
+    )
     assert (int(totals["loopback"]), int(totals["netns"])) == (len(ENTRIES), netns)
-    assert int(totals["total"]) == len(ENTRIES) + netns
+    assert int(totals["proxy"]) == proxy_steps
+    assert int(totals["total"]) == len(ENTRIES) + proxy_steps + netns
 
 
 @pytest.mark.parametrize("path", suite_files(), ids=lambda path: str(path.relative_to(SCENARIO_ROOT)))
