@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.peerproc import raise_fd_limit
 
-DEFAULT_BACKEND = "sockharness.faults.embedded:EmbeddedBackend"
+DEFAULT_BACKEND = "sockharness.faults._backends.embedded:EmbeddedBackend"
 BACKEND_VARIABLE = "BENCH_EMBEDDED_BACKEND"  # "module:callable", to benchmark another engine build
 
 

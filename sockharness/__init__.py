@@ -6,17 +6,18 @@ start through the plugin entry point — does not load the scenario models or th
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sockharness._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     # errno portability
-    "assert_errno": "sockharness.errnos",
-    "describe_exception": "sockharness.errnos",
-    "errno_name": "sockharness.errnos",
-    "is_errno": "sockharness.errnos",
+    "assert_errno": "sockharness._errnos",
+    "describe_exception": "sockharness._errnos",
+    "errno_name": "sockharness._errnos",
+    "is_errno": "sockharness._errnos",
     # peers
     "ClosedPort": "sockharness.peers",
     "DiscardServer": "sockharness.peers",
@@ -31,26 +32,26 @@ _EXPORTS: dict[str, str] = {
     "SilentServer": "sockharness.peers",
     "UDPClosedPort": "sockharness.peers",
     "UDPEcho": "sockharness.peers",
-    "steps": "sockharness.peers.steps",
+    "steps": "sockharness.peers._steps",
     # pytest integration
-    "SEED_KEY": "sockharness.fixtures.options",
+    "SEED_KEY": "sockharness.fixtures._options",
     # faults
-    "EmbeddedBackend": "sockharness.faults.embedded",
-    "FaultBackend": "sockharness.faults.interface",
-    "FaultEngine": "sockharness.faults.engine",
-    "FaultProxy": "sockharness.faults.interface",
-    "ListenError": "sockharness.faults.errors",
-    "ToxiproxyAPIServer": "sockharness.faults.http_api",
-    "ToxiproxyBackend": "sockharness.faults.toxiproxy_backend",
+    "EmbeddedBackend": "sockharness.faults",
+    "FaultBackend": "sockharness.faults",
+    "FaultEngine": "sockharness.faults",
+    "FaultProxy": "sockharness.faults",
+    "ListenError": "sockharness.faults",
+    "ToxiproxyAPIServer": "sockharness.faults",
+    "ToxiproxyBackend": "sockharness.faults",
     # scenarios
-    "ScenarioFailure": "sockharness.scenario.failure",
-    "ScenarioError": "sockharness.scenario.errors",
-    "ScenarioPeers": "sockharness.scenario.api",
-    "ScenarioResult": "sockharness.scenario.report",
-    "load_scenarios": "sockharness.scenario.api",
-    "run_scenario": "sockharness.scenario.api",
-    "scenario_peers": "sockharness.scenario.api",
-    "start_scenario_peers": "sockharness.scenario.api",
+    "ScenarioFailure": "sockharness.scenario",
+    "ScenarioError": "sockharness.scenario",
+    "ScenarioPeers": "sockharness.scenario",
+    "ScenarioResult": "sockharness.scenario",
+    "load_scenarios": "sockharness.scenario",
+    "run_scenario": "sockharness.scenario",
+    "scenario_peers": "sockharness.scenario",
+    "start_scenario_peers": "sockharness.scenario",
 }
 
 __all__ = [
@@ -92,29 +93,21 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'sockharness' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if name == "steps" else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:
-    from sockharness.errnos import assert_errno, describe_exception, errno_name, is_errno
-    from sockharness.faults.embedded import EmbeddedBackend
-    from sockharness.faults.engine import FaultEngine
-    from sockharness.faults.errors import ListenError
-    from sockharness.faults.http_api import ToxiproxyAPIServer
-    from sockharness.faults.interface import FaultBackend, FaultProxy
-    from sockharness.faults.toxiproxy_backend import ToxiproxyBackend
-    from sockharness.fixtures.options import SEED_KEY
+    from sockharness._errnos import assert_errno, describe_exception, errno_name, is_errno
+    from sockharness.faults import (
+        EmbeddedBackend,
+        FaultBackend,
+        FaultEngine,
+        FaultProxy,
+        ListenError,
+        ToxiproxyAPIServer,
+        ToxiproxyBackend,
+    )
+    from sockharness.fixtures._options import SEED_KEY
     from sockharness.peers import (
         ClosedPort,
         DiscardServer,
@@ -129,15 +122,15 @@ if TYPE_CHECKING:
         SilentServer,
         UDPClosedPort,
         UDPEcho,
-        steps,
     )
-    from sockharness.scenario.api import (
+    from sockharness.peers import _steps as steps
+    from sockharness.scenario import (
+        ScenarioError,
+        ScenarioFailure,
         ScenarioPeers,
+        ScenarioResult,
         load_scenarios,
         run_scenario,
         scenario_peers,
         start_scenario_peers,
     )
-    from sockharness.scenario.errors import ScenarioError
-    from sockharness.scenario.failure import ScenarioFailure
-    from sockharness.scenario.report import ScenarioResult

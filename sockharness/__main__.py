@@ -2,6 +2,6 @@
 
 import sys
 
-from sockharness.cli import main
+from sockharness._cli import main
 
 sys.exit(main())

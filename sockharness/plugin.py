@@ -7,10 +7,10 @@ It only wires the layers together: each layer keeps its fixtures and hooks in it
 from __future__ import annotations
 
 pytest_plugins = [
-    "sockharness.fixtures.options",
-    "sockharness.fixtures.peers",
-    "sockharness.fixtures.faults",
-    "sockharness.fixtures.scenarios",
-    "sockharness.fixtures.netns",
-    "sockharness.fixtures.leaks",
+    "sockharness.fixtures._options",
+    "sockharness.fixtures._peers",
+    "sockharness.fixtures._faults",
+    "sockharness.fixtures._scenarios",
+    "sockharness.fixtures._netns",
+    "sockharness.fixtures._leaks",
 ]

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario._report_formats import (
+from sockharness.scenario._run.report import TableRow, md_text, render_markdown
+from sockharness.scenario._run.report_formats import (
     ReportSpec,
     github_annotation,
     parse_failure_text,
     parse_report_spec,
     render_junit,
 )
-from sockharness.scenario.report import TableRow, md_text, render_markdown
 
 pytest_plugins = ["pytester"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.cli import build_parser
-from sockharness.scenario.commands import (
+from sockharness._cli import build_parser
+from sockharness.scenario._commands import (
     EXIT_NOTHING_RAN,
     build_pytest_args,
     builtin_scenarios_dir,

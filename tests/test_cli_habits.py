@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario.commands import (
+from sockharness.scenario._commands import (
     EXIT_NOTHING_RAN,
     builtin_scenarios_dir,
     exit_status,
@@ -181,7 +181,7 @@ def test_xdist_missing_is_one_sentence_naming_the_extra(tmp_path: Path) -> None:
     assert xdist_problem(["-n", "2"]) is None  # installed here (dev extra)
     code = (
         "import sys; sys.modules['xdist'] = None\n"  # as if pytest-xdist were not installed
-        "from sockharness.cli import main\n"
+        "from sockharness._cli import main\n"
         "sys.exit(main(['run', '--', '-n', '2']))\n"
     )
     done = subprocess.run(

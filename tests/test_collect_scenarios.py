@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from sockharness.netns.namespace import NETNS_ENV
+from sockharness.netns._namespace import NETNS_ENV
 
 pytest_plugins = ["pytester"]
 
@@ -360,6 +360,6 @@ def test_collect_backend_option_picks_the_proxy_backend(
     ],
 )
 def test_collect_glob_semantics(pattern: str, path: str, matches: bool) -> None:
-    from sockharness.fixtures.scenarios import glob_regex
+    from sockharness.fixtures._scenarios import glob_regex
 
     assert bool(glob_regex(pattern).match(path)) is matches

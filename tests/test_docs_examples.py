@@ -174,7 +174,7 @@ def _run_yaml(block: Block, pytester: pytest.Pytester) -> None:
 
 
 def _run_bash(block: Block, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sockharness.cli import build_parser, main
+    from sockharness._cli import build_parser, main
 
     monkeypatch.chdir(pytester.path)
     for path, content in block.files.items():
@@ -239,8 +239,10 @@ def test_examples_import_only_public_names(block: Block) -> None:
 
 
 def test_the_import_check_catches_a_deep_import() -> None:
-    assert _imports("from sockharness.faults.engine import FaultEngine\nimport sockharness.netns\n") == [
-        ("sockharness.faults.engine", "FaultEngine"),
+    assert _imports(
+        "from sockharness.faults._engine.engine import FaultEngine\nimport sockharness.netns\n"
+    ) == [
+        ("sockharness.faults._engine.engine", "FaultEngine"),
         ("sockharness.netns", None),
     ]
     assert "FaultEngine" in sockharness.__all__

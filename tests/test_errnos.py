@@ -1,4 +1,4 @@
-"""sockharness.errnos: names resolve through the errno module, aliases compare equal, messages read well."""
+"""sockharness._errnos: names resolve through the errno module, aliases compare equal, messages read well."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockharness import errnos
-from sockharness.errnos import (
+from sockharness import _errnos as errnos
+from sockharness._errnos import (
     WSA_CODES,
     UnknownErrnoError,
     assert_errno,

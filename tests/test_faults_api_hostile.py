@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from test_faults_diff_support import APIUnderTest, excepthook_watch, http_request, unique
 
-from sockharness.faults import http_api
-from sockharness.faults.embedded import EmbeddedBackend
-from sockharness.faults.engine import FaultEngine
-from sockharness.faults.errors import BadRequest
-from sockharness.faults.http_api import ToxiproxyAPIServer
+from sockharness.faults._api import http_api
+from sockharness.faults._api.http_api import ToxiproxyAPIServer
+from sockharness.faults._backends.embedded import EmbeddedBackend
+from sockharness.faults._engine.engine import FaultEngine
+from sockharness.faults._errors import BadRequest
 
 pytest_plugins = ["test_faults_diff_support"]
 
@@ -311,8 +311,8 @@ _RESERVE_PROBE = textwrap.dedent(
     """
     import json, os, resource, socket, sys, time
     resource.setrlimit(resource.RLIMIT_NOFILE, (400, 400))
-    from sockharness.faults.engine import FaultEngine
-    from sockharness.faults.http_api import ToxiproxyAPIServer
+    from sockharness.faults._engine.engine import FaultEngine
+    from sockharness.faults._api.http_api import ToxiproxyAPIServer
 
     def version(url_address):
         with socket.create_connection(url_address, timeout=5) as sock:
@@ -365,8 +365,8 @@ _EMFILE_PROBE = textwrap.dedent(
     """
     import json, os, resource, socket, time
     resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
-    from sockharness.faults.engine import FaultEngine
-    from sockharness.faults.http_api import ToxiproxyAPIServer
+    from sockharness.faults._engine.engine import FaultEngine
+    from sockharness.faults._api.http_api import ToxiproxyAPIServer
 
     def status(address):
         with socket.create_connection(address, timeout=5) as sock:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sockharness.faults.api_json import (
+from sockharness.faults._api.api_json import (
     DEFAULT_LISTEN,
     ProxyRequest,
     check_attributes,
@@ -18,8 +18,8 @@ from sockharness.faults.api_json import (
     toxic_body,
     toxic_json,
 )
-from sockharness.faults.errors import BadRequest, ListenError, MissingField
-from sockharness.faults.toxics import ToxicSpec
+from sockharness.faults._engine.toxics import ToxicSpec
+from sockharness.faults._errors import BadRequest, ListenError, MissingField
 
 
 def test_empty_body_is_eof_like_go() -> None:

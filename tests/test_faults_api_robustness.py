@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_faults_diff_support import excepthook_watch, http_request
 
-from sockharness.faults.api_routes import ToxiproxyAPI
-from sockharness.faults.engine import FaultEngine
-from sockharness.faults.http_api import ToxiproxyAPIServer
+from sockharness.faults._api.api_routes import ToxiproxyAPI
+from sockharness.faults._api.http_api import ToxiproxyAPIServer
+from sockharness.faults._engine.engine import FaultEngine
 
 pytest_plugins = ["test_faults_diff_support"]
 

@@ -21,9 +21,9 @@ import pytest
 from test_faults_diff_support import http_request
 from toxiproxy import Toxiproxy
 
-from sockharness.faults.http_api import is_loopback_host
-from sockharness.faults.toxiproxy_backend import parse_toxiproxy_url
-from sockharness.peers.builtin import EchoServer
+from sockharness.faults._api.http_api import is_loopback_host
+from sockharness.faults._backends.toxiproxy_backend import parse_toxiproxy_url
+from sockharness.peers._builtin import EchoServer
 
 pytest_plugins = ["test_faults_diff_support"]
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 import pytest
 from socket_io import echo
 
-from sockharness.faults.errors import ToxicExists, ToxicNotFound
-from sockharness.faults.interface import FaultBackend, FaultProxy
-from sockharness.fixtures.peers import TCPClientFactory
+from sockharness.faults._errors import ToxicExists, ToxicNotFound
+from sockharness.faults._interface import FaultBackend, FaultProxy
+from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import EchoServer, ScriptedTCPServer
-from sockharness.peers.steps import Close, RecvEOF, SendAll
+from sockharness.peers._steps import Close, RecvEOF, SendAll
 
 
 def connect(tcp_client: TCPClientFactory, proxy: FaultProxy) -> socket.socket:

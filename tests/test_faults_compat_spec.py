@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from sockharness.faults.chain import DATA, Chain, Chunk, RngFactory, Stage, make_stage
-from sockharness.faults.errors import BadRequest, InvalidStream
-from sockharness.faults.toxics import TOXIC_TYPES, ToxicSpec, canonical_stream
+from sockharness.faults._engine.chain import DATA, Chain, Chunk, RngFactory, Stage, make_stage
+from sockharness.faults._engine.toxics import TOXIC_TYPES, ToxicSpec, canonical_stream
+from sockharness.faults._errors import BadRequest, InvalidStream
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ import pytest
 from socket_io import echo
 from test_faults_diff_support import APIUnderTest, unique
 
-from sockharness.faults.interface import FaultBackend, FaultProxy
-from sockharness.fixtures.peers import TCPClientFactory
+from sockharness.faults._interface import FaultBackend, FaultProxy
+from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import EchoServer, ScriptedTCPServer
-from sockharness.peers.steps import Close, SendAll
+from sockharness.peers._steps import Close, SendAll
 
 pytest_plugins = ["test_faults_diff_support"]
 

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 import pytest
 from socket_io import echo
 
-from sockharness.faults.embedded import EmbeddedBackend
-from sockharness.faults.engine import EngineProxy, FaultEngine
-from sockharness.faults.errors import ListenError
-from sockharness.faults.interface import parse_address
-from sockharness.faults.toxics import ToxicSpec
-from sockharness.fixtures.peers import TCPClientFactory
+from sockharness.faults._backends.embedded import EmbeddedBackend
+from sockharness.faults._engine.engine import EngineProxy, FaultEngine
+from sockharness.faults._engine.toxics import ToxicSpec
+from sockharness.faults._errors import ListenError
+from sockharness.faults._interface import parse_address
+from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import EchoServer
 
 

@@ -15,8 +15,8 @@ from test_faults_diff_support import BACKENDS, unique
 from toxiproxy import Proxy, Toxiproxy
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
-from sockharness.faults.toxiproxy_backend import parse_toxiproxy_url
-from sockharness.peers.builtin import EchoServer
+from sockharness.faults._backends.toxiproxy_backend import parse_toxiproxy_url
+from sockharness.peers._builtin import EchoServer
 
 pytest_plugins = ["test_faults_diff_support"]
 

@@ -26,14 +26,14 @@ from typing import Any
 import pytest
 from toxiproxy.api import APIConsumer
 
-from sockharness.faults.engine import FaultEngine
-from sockharness.faults.http_api import ToxiproxyAPIServer
-from sockharness.faults.toxiproxy_backend import (
+from sockharness.faults._api.http_api import ToxiproxyAPIServer
+from sockharness.faults._backends.toxiproxy_backend import (
     TOXIPROXY_URL_ENV,
     ToxiproxyBackend,
     parse_toxiproxy_url,
     toxiproxy_unavailable_reason,
 )
+from sockharness.faults._engine.engine import FaultEngine
 
 BACKENDS = ["embedded", "toxiproxy"]
 

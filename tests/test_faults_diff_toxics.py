@@ -18,10 +18,10 @@ import pytest
 from socket_io import recv_exactly, round_trip
 from test_faults_diff_support import ToxiproxyBackend
 
-from sockharness.faults.toxiproxy_backend import ToxiproxyProxy
-from sockharness.peers.builtin import ClosedPort, EchoServer
-from sockharness.peers.steps import Close, Drain, RecvSome, SendAll, Stall, Step
-from sockharness.peers.tcp_server import ScriptedTCPServer
+from sockharness.faults._backends.toxiproxy_backend import ToxiproxyProxy
+from sockharness.peers._builtin import ClosedPort, EchoServer
+from sockharness.peers._steps import Close, Drain, RecvSome, SendAll, Stall, Step
+from sockharness.peers._tcp_server import ScriptedTCPServer
 
 pytest_plugins = ["test_faults_diff_support"]
 

@@ -9,18 +9,18 @@ from collections.abc import Iterator
 import pytest
 from socket_io import echo
 
-from sockharness.faults.embedded import EmbeddedBackend
-from sockharness.faults.engine import FaultEngine
-from sockharness.faults.errors import (
+from sockharness.faults._backends.embedded import EmbeddedBackend
+from sockharness.faults._engine.engine import FaultEngine
+from sockharness.faults._engine.toxics import ToxicSpec, slicer_cuts
+from sockharness.faults._errors import (
     ListenError,
     ProxyExists,
     ProxyNotFound,
     ToxicExists,
     ToxicNotFound,
 )
-from sockharness.faults.interface import parse_address
-from sockharness.faults.toxics import ToxicSpec, slicer_cuts
-from sockharness.fixtures.peers import TCPClientFactory
+from sockharness.faults._interface import parse_address
+from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import EchoServer
 
 

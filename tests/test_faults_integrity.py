@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import pytest
 
-from sockharness.faults import relay
-from sockharness.faults.interface import FaultProxy
-from sockharness.fixtures.faults import FaultProxyFactory
-from sockharness.fixtures.peers import TCPClientFactory
+from sockharness.faults._engine import relay
+from sockharness.faults._interface import FaultProxy
+from sockharness.fixtures._faults import FaultProxyFactory
+from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import EchoServer, PeerBase
 
 BLOCK = 1 << 20

@@ -11,18 +11,18 @@ import select
 
 import pytest
 
-from sockharness.faults._platform import EngineUnsupported
-from sockharness.faults.reactor import Reactor
+from sockharness.faults._engine.epoll import EngineUnsupported
+from sockharness.faults._engine.reactor import Reactor
 
 pytest_plugins = ["pytester"]
 
 ENGINE_MODULES = (
-    "sockharness.faults.reactor",
-    "sockharness.faults.engine",
-    "sockharness.faults.embedded",
-    "sockharness.faults.connection",
-    "sockharness.faults.relay",
-    "sockharness.faults.timerfd",
+    "sockharness.faults._engine.reactor",
+    "sockharness.faults._engine.engine",
+    "sockharness.faults._backends.embedded",
+    "sockharness.faults._engine.connection",
+    "sockharness.faults._engine.relay",
+    "sockharness.faults._engine.timerfd",
 )
 
 NO_EPOLL_PLUGIN = """

@@ -18,11 +18,11 @@ from collections.abc import Callable
 import pytest
 from socket_io import recv_exactly, round_trip
 
-from sockharness.faults.interface import FaultProxy
-from sockharness.fixtures.faults import FaultProxyFactory
-from sockharness.fixtures.peers import TCPClientFactory
+from sockharness.faults._interface import FaultProxy
+from sockharness.fixtures._faults import FaultProxyFactory
+from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import EchoServer, ScriptedTCPServer
-from sockharness.peers.steps import Close, RecvEOF, RecvSome, SendAll, Sleep
+from sockharness.peers._steps import Close, RecvEOF, RecvSome, SendAll, Sleep
 
 CLOCK_SLACK = 0.0005
 # Upper bounds only guard against gross errors: on 2 shared cores, load averages of 10+ were seen while

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from sockharness.faults.engine import FaultEngine
+from sockharness.faults._engine.engine import FaultEngine
 
 
 def test_a_wake_during_the_drain_does_not_swallow_the_stop_request(monkeypatch: pytest.MonkeyPatch) -> None:

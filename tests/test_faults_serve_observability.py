@@ -15,10 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_faults_api_serve import read_line, start_serve
 from test_faults_diff_support import http_request
 
+from sockharness.faults._api.http_api import ToxiproxyAPIServer
+from sockharness.faults._engine.engine import FaultEngine
 from sockharness.faults._events import JSONFormatter, TextFormatter, log_event
-from sockharness.faults.engine import FaultEngine
-from sockharness.faults.http_api import ToxiproxyAPIServer
-from sockharness.peers.builtin import DiscardServer, EchoServer
+from sockharness.peers._builtin import DiscardServer, EchoServer
 
 
 def recv_exactly(sock: socket.socket, count: int) -> bytes:
@@ -187,7 +187,7 @@ def test_a_bad_log_level_is_a_usage_error() -> None:
 
 def test_log_formatters_render_fields() -> None:
     record = logging.LogRecord(
-        "sockharness.faults.engine", logging.INFO, __file__, 1, "Proxy created", (), None
+        "sockharness.faults._engine.engine", logging.INFO, __file__, 1, "Proxy created", (), None
     )
     record.fields = {"proxy": "db", "listen": "127.0.0.1:1", "note": "two words"}
     text = TextFormatter().format(record)

@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sockharness.faults.chain import CLOSE, DATA, EOF, RESET, Chain, Chunk, RngFactory
-from sockharness.faults.errors import BadRequest, InvalidStream, InvalidToxic
-from sockharness.faults.toxics import (
+from sockharness.faults._engine.chain import CLOSE, DATA, EOF, RESET, Chain, Chunk, RngFactory
+from sockharness.faults._engine.toxics import (
     TOXIC_TYPES,
     ToxicSpec,
     bandwidth_schedule,
@@ -19,6 +18,7 @@ from sockharness.faults.toxics import (
     latency_delay,
     slicer_cuts,
 )
+from sockharness.faults._errors import BadRequest, InvalidStream, InvalidToxic
 
 
 def spec(toxic_type: str, stream: str = "downstream", toxicity: float = 1.0, **attributes: int) -> ToxicSpec:

@@ -18,23 +18,23 @@ from typing import Any
 import pydantic
 import pytest
 
-from sockharness.faults._toxic_types import (
+from sockharness.faults._api.api_json import check_attributes
+from sockharness.faults._backends.embedded import EmbeddedBackend
+from sockharness.faults._backends.toxiproxy_backend import ToxiproxyBackend
+from sockharness.faults._engine.toxic_types import (
     TOXICS,
     InvalidAttribute,
     UnknownToxicType,
     UnsupportedToxic,
     render_toxic_table,
 )
-from sockharness.faults.api_json import check_attributes
-from sockharness.faults.embedded import EmbeddedBackend
-from sockharness.faults.errors import BadRequest, FaultError, InvalidToxic
-from sockharness.faults.toxics import TOXIC_TYPES, ToxicSpec
-from sockharness.faults.toxiproxy_backend import ToxiproxyBackend
-from sockharness.scenario import model_toxics
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.loader import load_text
-from sockharness.scenario.report import PASSED
-from sockharness.scenario.runner import run_scenario
+from sockharness.faults._engine.toxics import TOXIC_TYPES, ToxicSpec
+from sockharness.faults._errors import BadRequest, FaultError, InvalidToxic
+from sockharness.scenario._language import model_toxics
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_text
+from sockharness.scenario._run.report import PASSED
+from sockharness.scenario._run.runner import run_scenario
 
 pytest_plugins = ["pytester", "test_faults_diff_support"]
 
@@ -62,7 +62,7 @@ def embedded() -> Iterator[EmbeddedBackend]:
 def test_every_surface_lists_the_registry() -> None:
     assert list(TOXIC_TYPES) == list(TOXICS) == list(model_toxics.TOXIC_TYPES)
     assert {name: toxic.defaults() for name, toxic in TOXICS.items()} == TOXIC_TYPES
-    schema = json.loads((ROOT / "sockharness/scenario/schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((ROOT / "sockharness/scenario/_language/schema.json").read_text(encoding="utf-8"))
     for name, model in model_toxics.TOXIC_MODELS.items():
         entry = schema["definitions"][model.__name__]
         assert entry["properties"]["type"]["const"] == name
@@ -97,7 +97,7 @@ def test_every_toxic_has_a_scenario_or_is_a_known_gap() -> None:
 def test_stage_factories_cover_every_toxic() -> None:
     import random
 
-    from sockharness.faults.chain import Stage, make_stage
+    from sockharness.faults._engine.chain import Stage, make_stage
 
     for name in TOXICS:
         spec = ToxicSpec.build(name)

@@ -12,8 +12,14 @@ import pytest
 from test_faults_diff_support import http_request, unique
 from toxiproxy.api import APIConsumer
 
-from sockharness.faults.engine import FaultEngine
-from sockharness.faults.errors import (
+from sockharness.faults._api.http_api import ToxiproxyAPIServer
+from sockharness.faults._backends.toxiproxy_backend import (
+    ToxiproxyBackend,
+    parse_toxiproxy_url,
+    toxiproxy_unavailable_reason,
+)
+from sockharness.faults._engine.engine import FaultEngine
+from sockharness.faults._errors import (
     BadRequest,
     FaultError,
     InvalidToxic,
@@ -22,14 +28,8 @@ from sockharness.faults.errors import (
     ToxicExists,
     ToxicNotFound,
 )
-from sockharness.faults.http_api import ToxiproxyAPIServer
-from sockharness.faults.interface import FaultBackend, FaultProxy
-from sockharness.faults.toxiproxy_backend import (
-    ToxiproxyBackend,
-    parse_toxiproxy_url,
-    toxiproxy_unavailable_reason,
-)
-from sockharness.peers.builtin import ClosedPort, HTTPHelloServer
+from sockharness.faults._interface import FaultBackend, FaultProxy
+from sockharness.peers._builtin import ClosedPort, HTTPHelloServer
 
 pytest_plugins = ["test_faults_diff_support"]
 

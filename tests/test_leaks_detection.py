@@ -123,7 +123,7 @@ def test_threads_are_checked_by_identity_and_excused_only_by_registration(pytest
     pytester.makepyfile(
         test_threads="""
         import threading
-        from sockharness.leaks import register_harness_thread
+        from sockharness._leaks import register_harness_thread
 
         STOP = threading.Event()
 

@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from sockharness.netns import preflight_problem
-from sockharness.scenario.commands import builtin_scenarios_dir
-from sockharness.scenario.loader import load_file
+from sockharness.scenario._commands import builtin_scenarios_dir
+from sockharness.scenario._language.loader import load_file
 
 
 def _builtin_counts() -> tuple[int, int]:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from sockharness.netns import NetnsUnavailable, PacketFaultError, PacketFaults, netns_active
-from sockharness.netns.namespace import DEFAULT_SYSCTLS, enter_private_netns, sysctl_path
+from sockharness.netns._namespace import DEFAULT_SYSCTLS, enter_private_netns, sysctl_path
 
 pytestmark = pytest.mark.netns
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from sockharness.netns import NetnsUnavailable, PacketFaults, netns_active, preflight_problem
-from sockharness.netns import namespace as namespace_module
-from sockharness.netns.namespace import NETNS_ENV
+from sockharness.netns import _namespace as namespace_module
+from sockharness.netns._namespace import NETNS_ENV
 
 pytestmark = [
     pytest.mark.no_netns,

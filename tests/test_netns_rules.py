@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from sockharness.netns.flows import parse_proc_net_tcp, peer_ports_of
-from sockharness.netns.namespace import sysctl_path
-from sockharness.netns.rules import (
+from sockharness.netns._flows import parse_proc_net_tcp, peer_ports_of
+from sockharness.netns._namespace import sysctl_path
+from sockharness.netns._rules import (
     Direction,
     FaultKind,
     RejectWith,

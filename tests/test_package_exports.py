@@ -17,7 +17,8 @@ def test_every_public_name_resolves_and_all_matches_the_lazy_table() -> None:
 def test_import_does_not_load_the_scenario_models_or_the_fault_engine() -> None:
     code = (
         "import sys, sockharness, sockharness.plugin\n"
-        "heavy = [m for m in ('pydantic', 'sockharness.scenario.model', 'sockharness.faults.engine') "
+        "heavy = [m for m in ('pydantic', 'sockharness.scenario._language.model', "
+        "'sockharness.faults._engine.engine', 'sockharness.faults._engine.reactor') "
         "if m in sys.modules]\n"
         "print(heavy)"
     )

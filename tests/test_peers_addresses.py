@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from sockharness.peers import ScriptedTCPClient
-from sockharness.peers.addresses import (
+from sockharness.peers._addresses import (
     coerce_address,
     format_address,
     is_loopback,

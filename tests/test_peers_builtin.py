@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sockharness.errnos import is_errno
+from sockharness._errnos import is_errno
 from sockharness.peers import (
     HTTP_HELLO_RESPONSE,
     ClosedPort,

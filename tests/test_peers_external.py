@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario.api import run_scenario
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.external import ExternalTarget, substitute
-from sockharness.scenario.loader import load_text
+from sockharness.scenario._api import run_scenario
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_text
+from sockharness.scenario._run.external import ExternalTarget, substitute
 
 _DECLARATION = """
 scenarios:

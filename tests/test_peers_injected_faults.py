@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from sockharness.peers import Expect, PeerError, Recv, Registry, ScriptedTCPServer, SendAll
-from sockharness.scenario.api import run_scenario
-from sockharness.scenario.failure import ScenarioFailure
+from sockharness.scenario._api import run_scenario
+from sockharness.scenario._run.failure import ScenarioFailure
 
 WAIT = 5.0
 

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from sockharness import peers
-from sockharness.scenario.context import RunOptions, ScenarioContext
-from sockharness.scenario.loader import load_file, load_text
-from sockharness.scenario.model_peers import (
+from sockharness.scenario._language.loader import load_file, load_text
+from sockharness.scenario._language.model_peers import (
     PEER_KIND_CLASSES,
     PEER_KINDS,
     SCRIPT_BARE_WORDS,
@@ -25,8 +24,9 @@ from sockharness.scenario.model_peers import (
     peer_kinds_table,
     script_steps_table,
 )
-from sockharness.scenario.peers_factory import PeerRun, start_order
-from sockharness.scenario.schema import build_schema as _build_schema
+from sockharness.scenario._language.schema import build_schema as _build_schema
+from sockharness.scenario._run.context import RunOptions, ScenarioContext
+from sockharness.scenario._run.peers_factory import PeerRun, start_order
 
 SCENARIO_ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -96,7 +96,7 @@ def test_kind_traits_fit_its_fields(cls: type[PeerBase]) -> None:
 
 
 def test_the_shorthand_is_refused_for_kinds_that_need_keys() -> None:
-    from sockharness.scenario.errors import ScenarioError
+    from sockharness.scenario._language.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match="reply"):
         load_text(
@@ -139,7 +139,7 @@ def test_start_order_follows_each_kinds_address_fields() -> None:
 
 
 def test_a_peer_pointing_at_itself_is_reported_by_the_reference_checker() -> None:
-    from sockharness.scenario.errors import ScenarioError
+    from sockharness.scenario._language.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match=r"tcp_client 'c' cannot be its own target"):
         load_text(

@@ -46,7 +46,7 @@ def test_plugin_loads_in_a_bare_project(pytester: pytest.Pytester) -> None:
 def test_seed_option_is_in_header_fixture_getoption_and_stash(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_seed="""
-        from sockharness.fixtures.options import SEED_KEY
+        from sockharness.fixtures._options import SEED_KEY
 
         def test_seed(sockharness_seed, pytestconfig):
             assert sockharness_seed == 1234
@@ -191,7 +191,7 @@ def test_cleanup_after_pytest_timeout_fires(pytester: pytest.Pytester) -> None:
 def test_ipv6_fixture_skips_with_a_reason_when_unavailable(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_six="""
-        import sockharness.fixtures.peers as fixtures
+        import sockharness.fixtures._peers as fixtures
 
         def test_six(monkeypatch, request):
             monkeypatch.setattr(fixtures, "ipv6_unavailable_reason", lambda: "no ::1 in this sandbox")

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from sockharness.faults.embedded import EmbeddedBackend
-from sockharness.faults.interface import FaultProxy
-from sockharness.fixtures.peers import TCPClientFactory
+from sockharness.faults._backends.embedded import EmbeddedBackend
+from sockharness.faults._interface import FaultProxy
+from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import Close, Expect, RecvEOF, ScriptedTCPServer, SendAll
 
 MIB = 1 << 20

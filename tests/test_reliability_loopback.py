@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from sockharness.faults.embedded import EmbeddedBackend
-from sockharness.faults.engine import FaultEngine
-from sockharness.faults.http_api import ToxiproxyAPIServer
-from sockharness.fixtures.faults import FaultProxyFactory
-from sockharness.fixtures.peers import TCPClientFactory, UDPClientFactory, require_ipv6
+from sockharness.faults._api.http_api import ToxiproxyAPIServer
+from sockharness.faults._backends.embedded import EmbeddedBackend
+from sockharness.faults._engine.engine import FaultEngine
+from sockharness.fixtures._faults import FaultProxyFactory
+from sockharness.fixtures._peers import TCPClientFactory, UDPClientFactory, require_ipv6
 from sockharness.peers import (
     ClosedPort,
     DiscardServer,
@@ -40,8 +40,8 @@ from sockharness.peers import (
     UDPClosedPort,
     UDPEcho,
 )
-from sockharness.peers.steps import Drain
-from sockharness.scenario.api import start_scenario_peers
+from sockharness.peers._steps import Drain
+from sockharness.scenario._api import start_scenario_peers
 
 HERE = Path(__file__).resolve().parent
 EVERY_KIND = HERE / "reliability_scenarios" / "every_peer_kind.yaml"

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario.api import load_scenarios, run_scenario, start_scenario_peers
-from sockharness.scenario.context import RunOptions
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.external import ExternalTarget
-from sockharness.scenario.loader import load_text
+from sockharness.scenario._api import load_scenarios, run_scenario, start_scenario_peers
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_text
+from sockharness.scenario._run.context import RunOptions
+from sockharness.scenario._run.external import ExternalTarget
 
 pytest_plugins = ["pytester"]
 

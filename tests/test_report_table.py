@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from sockharness.scenario.report import (
+from sockharness.scenario._run.report import (
     ScenarioResult,
     StepObservation,
     TableRow,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from test_faults_diff_support import toxiproxy_url  # noqa: F401  (the real server: skips, or fails under CI)
 
-from sockharness.scenario.api import load_scenarios, run_scenario
-from sockharness.scenario.report import PASSED
+from sockharness.scenario._api import load_scenarios, run_scenario
+from sockharness.scenario._run.report import PASSED
 
 HERE = Path(__file__).parent / "user_scenarios"
 PASSING = HERE / "runner_passing.yaml"
@@ -238,7 +238,7 @@ def _exits_within(pid: int, timeout: float) -> bool:
 
 @pytest.mark.parametrize("argv", ["python -c pass", b"python", [], ["python", 3]])
 def test_runner_external_target_refuses_a_bad_argv(argv: object) -> None:
-    from sockharness.scenario.external import ExternalTarget
+    from sockharness.scenario._run.external import ExternalTarget
 
     with pytest.raises(TypeError, match="argv must be"):
         ExternalTarget(argv)  # type: ignore[arg-type]

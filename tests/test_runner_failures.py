@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario.api import run_scenario
-from sockharness.scenario.failure import ScenarioFailure
-from sockharness.scenario.report import FAILED
+from sockharness.scenario._api import run_scenario
+from sockharness.scenario._run.failure import ScenarioFailure
+from sockharness.scenario._run.report import FAILED
 
 FAILING = Path(__file__).parent / "user_scenarios" / "runner_failing.yaml"
 LINES = FAILING.read_text().splitlines()

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter
 
+import sockharness.scenario
 from sockharness.scenario._actions import REGISTRY, Container, Outcome, docs_table
 from sockharness.scenario._actions.base import KeyPath
-from sockharness.scenario.loader import load_file
-from sockharness.scenario.model import STEP_CLASSES, StepBase
-from sockharness.scenario.model_steps import ACTIONS, BYTES_ACTIONS, Step
-from sockharness.scenario.model_values import RaisesSpec
-from sockharness.scenario.schema import build_schema
+from sockharness.scenario._language.loader import load_file
+from sockharness.scenario._language.model import STEP_CLASSES, StepBase
+from sockharness.scenario._language.model_steps import ACTIONS, BYTES_ACTIONS, Step
+from sockharness.scenario._language.model_values import RaisesSpec
+from sockharness.scenario._language.schema import build_schema
 
 SCENARIO_ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -83,11 +84,19 @@ def test_docs_table_shows_the_traits_the_runner_and_expectations_use() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["runner", "expectations", "resolve", "matchers", "model_steps", "model_refs"]
+    "module",
+    [
+        "_run/runner",
+        "_run/expectations",
+        "_run/resolve",
+        "_run/matchers",
+        "_language/model_steps",
+        "_language/model_refs",
+    ],
 )
 def test_the_run_and_check_layers_name_no_action(module: str) -> None:
     """Per-action behaviour lives in the entry: these modules only iterate the registry and its traits."""
-    source = (Path(__file__).resolve().parents[1] / "sockharness" / "scenario" / f"{module}.py").read_text()
+    source = (Path(sockharness.scenario.__file__).parent / f"{module}.py").read_text()
     literals = {
         node.value
         for node in ast.walk(ast.parse(source))

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.loader import load_text
-from sockharness.scenario.model_refs import observe_ratio
-from sockharness.scenario.schema import SCHEMA_PATH
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_text
+from sockharness.scenario._language.model_refs import observe_ratio
+from sockharness.scenario._language.schema import SCHEMA_PATH
 
 GOOD = textwrap.dedent(
     """\

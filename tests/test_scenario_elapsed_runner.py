@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from sockharness.scenario.failure import ScenarioFailure
-from sockharness.scenario.loader import load_text
-from sockharness.scenario.report import PASSED, ScenarioResult
-from sockharness.scenario.runner import run_scenario
+from sockharness.scenario._language.loader import load_text
+from sockharness.scenario._run.failure import ScenarioFailure
+from sockharness.scenario._run.report import PASSED, ScenarioResult
+from sockharness.scenario._run.runner import run_scenario
 
 
 def _run(steps: str, observe: str, *, peers: str = "srv: echo") -> ScenarioResult:

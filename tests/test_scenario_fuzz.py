@@ -23,9 +23,9 @@ import yaml
 from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from hypothesis import strategies as st
 
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.loader import load_file, load_text
-from sockharness.scenario.model import ACTIONS, EXPECTATION_KEYS, PEER_KINDS, ScenarioFile
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_file, load_text
+from sockharness.scenario._language.model import ACTIONS, EXPECTATION_KEYS, PEER_KINDS, ScenarioFile
 
 REPO = Path(__file__).resolve().parent.parent
 #: Shipped files small enough that thousands of mutated copies stay quick to validate.

@@ -10,10 +10,10 @@ from unittest import mock
 import pytest
 
 from sockharness.scenario import api, loader
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.failure import ScenarioFailure
-from sockharness.scenario.loader import LoadedFile, load_file, load_path, load_source, load_text
-from sockharness.scenario.locations import line_index
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import LoadedFile, load_file, load_path, load_source, load_text
+from sockharness.scenario._language.locations import line_index
+from sockharness.scenario._run.failure import ScenarioFailure
 
 pytest_plugins = ["pytester"]
 
@@ -91,7 +91,9 @@ def test_collection_parses_each_file_once(pytester: pytest.Pytester) -> None:
     (pytester.path / "test_f.sock.yaml").write_text(FAILING, encoding="utf-8")
     with (
         mock.patch.object(loader, "_compose", wraps=loader._compose) as compose,
-        mock.patch("sockharness.scenario.locations.line_index", side_effect=AssertionError("parsed again")),
+        mock.patch(
+            "sockharness.scenario._language.locations.line_index", side_effect=AssertionError("parsed again")
+        ),
     ):
         result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario.errors import Problem, ScenarioError
-from sockharness.scenario.loader import MAX_DEPTH, load_file, load_text
+from sockharness.scenario._language.errors import Problem, ScenarioError
+from sockharness.scenario._language.loader import MAX_DEPTH, load_file, load_text
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((REPO / "scenarios").rglob("*.yaml"))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.loader import (
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import (
     DEFAULT_MAX_BYTES,
     MAX_VALUES,
     load_file,
@@ -123,7 +123,7 @@ def test_a_file_over_the_value_limit_is_refused_by_the_prescan() -> None:
 _MEASURE = textwrap.dedent(
     """
     import json, resource, sys, time
-    from sockharness.scenario.loader import load_path
+    from sockharness.scenario._language.loader import load_path
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     loaded = load_path(sys.argv[1])

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.loader import load_file
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_file
 
 CORPUS = Path(__file__).parent / "scenario_malformed"
 _EXPECT = re.compile(r"^# expect: (?P<line>\d+):(?P<column>\d+)(?: (?P<path>\S+))?$")

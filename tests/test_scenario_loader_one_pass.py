@@ -10,8 +10,8 @@ import textwrap
 
 import pytest
 
-from sockharness.scenario.errors import ScenarioError, format_path
-from sockharness.scenario.loader import load_source
+from sockharness.scenario._language.errors import ScenarioError, format_path
+from sockharness.scenario._language.loader import load_source
 
 Seen = tuple[int, int, str, str]
 
@@ -156,7 +156,7 @@ def test_unknown_keys_nested_in_several_levels_of_one_branch() -> None:
 def test_a_valid_file_is_validated_once() -> None:
     from unittest import mock
 
-    from sockharness.scenario import loader
+    from sockharness.scenario._language import loader
 
     text = "scenarios:\n  - name: a\n    description: d\n    steps: [{socket: {as: c}}]\n"
     with mock.patch.object(

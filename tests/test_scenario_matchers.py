@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from sockharness.scenario.matchers import UnknownVariableError, match, render, resolve_variable
-from sockharness.scenario.model_values import Matcher
+from sockharness.scenario._language.model_values import Matcher
+from sockharness.scenario._run.matchers import UnknownVariableError, match, render, resolve_variable
 
 _MATCHER: TypeAdapter[Any] = TypeAdapter(Matcher)
 VARIABLES = {"offered": 1048576, "addr": ("127.0.0.1", 5555), "rc": 0, "names": ["a", "b"]}

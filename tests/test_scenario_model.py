@@ -7,9 +7,9 @@ import textwrap
 import pydantic
 import pytest
 
-from sockharness.scenario import model as m
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.loader import load_text
+from sockharness.scenario._language import model as m
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_text
 
 EVERYTHING = textwrap.dedent(
     """\

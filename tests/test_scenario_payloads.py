@@ -10,8 +10,13 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from sockharness.scenario.model_values import Payload
-from sockharness.scenario.payloads import PayloadError, PayloadSource, resolve_payload, scenario_seed
+from sockharness.scenario._language.model_values import Payload
+from sockharness.scenario._language.payloads import (
+    PayloadError,
+    PayloadSource,
+    resolve_payload,
+    scenario_seed,
+)
 
 _PAYLOAD: TypeAdapter[Any] = TypeAdapter(Payload)
 
@@ -72,7 +77,7 @@ def test_resolve_payload_accepts_a_faker_factory_lazily() -> None:
 def test_scenario_seed_is_stable_across_processes() -> None:
     here = scenario_seed(42, "scenarios/recv/recv.yaml", "recv-basic")
     code = (
-        "from sockharness.scenario.payloads import scenario_seed;"
+        "from sockharness.scenario._language.payloads import scenario_seed;"
         "print(scenario_seed(42, 'scenarios/recv/recv.yaml', 'recv-basic'))"
     )
     other = subprocess.run(

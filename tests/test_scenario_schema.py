@@ -10,7 +10,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from sockharness.scenario.schema import SCHEMA_PATH, build_schema, main, schema_text, validate_paths
+from sockharness.scenario._language.schema import SCHEMA_PATH, build_schema, main, schema_text, validate_paths
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((REPO / "scenarios").rglob("*.yaml"))
@@ -49,7 +49,7 @@ def validator() -> Draft7Validator:
 
 def test_shipped_schema_is_the_generated_one() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
-        "schema.json is stale: run python -m sockharness.scenario.schema --write"
+        "schema.json is stale: run python -m sockharness.scenario._language.schema --write"
     )
     assert main(["--check"]) == 0
 

@@ -9,13 +9,13 @@ import socket
 import pytest
 from pydantic import TypeAdapter
 
-from sockharness.scenario import expectations
-from sockharness.scenario._render import ErrnoCode, render
-from sockharness.scenario.errors import ScenarioError
-from sockharness.scenario.loader import load_text
-from sockharness.scenario.matchers import Difference, match
-from sockharness.scenario.model_values import Matcher
-from sockharness.scenario.runner import fill_observe, run_scenario
+from sockharness.scenario._language.errors import ScenarioError
+from sockharness.scenario._language.loader import load_text
+from sockharness.scenario._language.model_values import Matcher
+from sockharness.scenario._run import expectations
+from sockharness.scenario._run.matchers import Difference, match
+from sockharness.scenario._run.render import ErrnoCode, render
+from sockharness.scenario._run.runner import fill_observe, run_scenario
 
 _MATCHER: TypeAdapter[object] = TypeAdapter(Matcher)
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sockharness.errnos import assert_errno, is_errno
+from sockharness._errnos import assert_errno, is_errno
 from sockharness.peers import Close, Recv, Reset, SilentServer
 
 TIMEOUT = 0.3

@@ -183,7 +183,7 @@ def test_suite_page_counts_match_the_suite() -> None:
 @pytest.mark.parametrize("path", suite_files(), ids=lambda path: str(path.relative_to(SCENARIO_ROOT)))
 def test_suite_file_validates(path: Path) -> None:
     """Every file passes the real loader (types, units, errno names, constants, references)."""
-    from sockharness.scenario.loader import load_file
+    from sockharness.scenario._language.loader import load_file
 
     scenario_file = load_file(path)
     assert len(scenario_file.scenarios) >= 1

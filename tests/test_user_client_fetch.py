@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from sockharness.scenario.api import ScenarioPeers, scenario_peers
+from sockharness.scenario._api import ScenarioPeers, scenario_peers
 
 PEERS = Path(__file__).parent / "user_scenarios" / "fetch_peers.yaml"
 

@@ -26,7 +26,7 @@ def scripted_server_class() -> tuple[Any, Any] | str:
     the benchmark still runs (and says why) while that layer is missing or broken."""
     try:
         server_class = importlib.import_module("sockharness.peers").ScriptedTCPServer
-        echo_step = importlib.import_module("sockharness.peers.steps").Echo
+        echo_step = importlib.import_module("sockharness.peers._steps").Echo
     except Exception as exc:
         return f"sockharness.peers.ScriptedTCPServer unavailable: {exc!r}"
     return server_class, echo_step

@@ -5,8 +5,8 @@ own ``net.*`` sysctls); ``PacketFaults`` then drops, loses, rejects or cuts pack
 Nothing here can touch the host: faults refuse to run outside the namespace.
 """
 
-from sockharness.netns.faults import PacketFaultError, PacketFaults
-from sockharness.netns.namespace import (
+from sockharness.netns._faults import PacketFaultError, PacketFaults
+from sockharness.netns._namespace import (
     DEFAULT_SYSCTLS,
     NetnsInfo,
     NetnsUnavailable,
@@ -14,7 +14,7 @@ from sockharness.netns.namespace import (
     netns_active,
     preflight_problem,
 )
-from sockharness.netns.rules import Direction, FaultKind, PacketFault, RejectWith
+from sockharness.netns._rules import Direction, FaultKind, PacketFault, RejectWith
 
 __all__ = [
     "DEFAULT_SYSCTLS",

@@ -4,7 +4,7 @@ Everything binds the loopback (127.0.0.1 port 0 unless told otherwise), register
 :class:`Registry`, and reports failures from its threads as :class:`PeerError` in the test.
 """
 
-from sockharness.peers.addresses import (
+from sockharness.peers._addresses import (
     coerce_address,
     format_address,
     ipv6_available,
@@ -12,8 +12,8 @@ from sockharness.peers.addresses import (
     is_loopback,
     parse_host_port,
 )
-from sockharness.peers.base import Peer, PeerBase
-from sockharness.peers.builtin import (
+from sockharness.peers._base import Peer, PeerBase
+from sockharness.peers._builtin import (
     HTTP_HELLO_RESPONSE,
     ClosedPort,
     DiscardServer,
@@ -23,10 +23,10 @@ from sockharness.peers.builtin import (
     ReplyServer,
     SilentServer,
 )
-from sockharness.peers.errors import PeerError
-from sockharness.peers.registry import Registry, SocketRecord, ThreadRecord, default_registry
-from sockharness.peers.script import reset_socket
-from sockharness.peers.steps import (
+from sockharness.peers._errors import PeerError
+from sockharness.peers._registry import Registry, SocketRecord, ThreadRecord, default_registry
+from sockharness.peers._script import reset_socket
+from sockharness.peers._steps import (
     Close,
     Drain,
     Echo,
@@ -45,10 +45,10 @@ from sockharness.peers.steps import (
     Step,
     validate_script,
 )
-from sockharness.peers.tcp_client import ScriptedTCPClient
-from sockharness.peers.tcp_server import ScriptedTCPServer
-from sockharness.peers.transcript import Transcript, TranscriptEvent
-from sockharness.peers.udp import UDPClosedPort, UDPEcho
+from sockharness.peers._tcp_client import ScriptedTCPClient
+from sockharness.peers._tcp_server import ScriptedTCPServer
+from sockharness.peers._transcript import Transcript, TranscriptEvent
+from sockharness.peers._udp import UDPClosedPort, UDPEcho
 
 __all__ = [
     "HTTP_HELLO_RESPONSE",

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Final
 from pydantic import BeforeValidator
 from pydantic.config import JsonDict
 
-from sockharness.scenario.model_types import Name, StrictModel, socket_constant
+from sockharness.scenario._language.model_types import Name, StrictModel, socket_constant
 
 __all__ = ["Args", "MsgFlags", "SocketRefArgs", "one_of_required", "with_shorthand"]
 

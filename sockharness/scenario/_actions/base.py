@@ -16,12 +16,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, Protocol, TypeVar
 
-from sockharness.scenario.model_types import AddressSpec
+from sockharness.scenario._language.model_types import AddressSpec
 
 if TYPE_CHECKING:
-    from sockharness.scenario.context import ScenarioContext
-    from sockharness.scenario.model_steps import StepBase
-    from sockharness.scenario.model_values import Payload, RaisesSpec
+    from sockharness.scenario._language.model_steps import StepBase
+    from sockharness.scenario._language.model_values import Payload, RaisesSpec
+    from sockharness.scenario._run.context import ScenarioContext
 
 __all__ = [
     "REGISTRY",

@@ -10,12 +10,12 @@ from pydantic import Field, WithJsonSchema
 
 from sockharness.scenario._actions.args import Args
 from sockharness.scenario._actions.base import BodyRunner, Container, KeyPath, Outcome, register
-from sockharness.scenario.errors import describe_value
-from sockharness.scenario.model_types import parsed_by
-from sockharness.scenario.model_values import Raises
+from sockharness.scenario._language.errors import describe_value
+from sockharness.scenario._language.model_types import parsed_by
+from sockharness.scenario._language.model_values import Raises
 
 if TYPE_CHECKING:
-    from sockharness.scenario.model_steps import Step, StepBase
+    from sockharness.scenario._language.model_steps import Step, StepBase
 
 #: Upper bound of ``repeat.times``: enough to fill any buffer, small enough to stay a unit test.
 MAX_REPEAT: Final = 10000

@@ -11,11 +11,11 @@ from pydantic import Field
 
 from sockharness.scenario._actions.args import Args, with_shorthand
 from sockharness.scenario._actions.base import Action, Environment, ScenarioSetupError, Use, register
-from sockharness.scenario.model_toxics import Toxic, ToxicBase
-from sockharness.scenario.model_types import Count, Duration, Name
+from sockharness.scenario._language.model_toxics import Toxic, ToxicBase
+from sockharness.scenario._language.model_types import Count, Duration, Name
 
 if TYPE_CHECKING:
-    from sockharness.scenario.context import ScenarioContext
+    from sockharness.scenario._run.context import ScenarioContext
 
 #: How long ``peer: {name: p}`` waits for the peer's script when no ``timeout`` is written.
 PEER_WAIT_TIMEOUT: Final = 5.0

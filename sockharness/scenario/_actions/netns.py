@@ -18,12 +18,18 @@ from sockharness.scenario._actions.base import (
     Use,
     register,
 )
-from sockharness.scenario.errors import describe_value
-from sockharness.scenario.model_types import VARIABLE_PATTERN, Name, check_exclusive, fail, parsed_by
+from sockharness.scenario._language.errors import describe_value
+from sockharness.scenario._language.model_types import (
+    VARIABLE_PATTERN,
+    Name,
+    check_exclusive,
+    fail,
+    parsed_by,
+)
 
 if TYPE_CHECKING:
     from sockharness.netns import PacketFaults
-    from sockharness.scenario.context import ScenarioContext
+    from sockharness.scenario._run.context import ScenarioContext
 
 _VARIABLE_RE = re.compile(VARIABLE_PATTERN)
 

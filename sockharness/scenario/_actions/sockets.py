@@ -31,7 +31,7 @@ from sockharness.scenario._actions.base import (
     register,
     socket_use,
 )
-from sockharness.scenario.model_types import (
+from sockharness.scenario._language.model_types import (
     Address,
     Duration,
     Name,
@@ -42,10 +42,10 @@ from sockharness.scenario.model_types import (
     parsed_by,
     socket_constant,
 )
-from sockharness.scenario.model_values import Payload
+from sockharness.scenario._language.model_values import Payload
 
 if TYPE_CHECKING:
-    from sockharness.scenario.context import ScenarioContext
+    from sockharness.scenario._run.context import ScenarioContext
 
 #: ``recv_until`` reads in chunks of this many bytes unless ``bufsize`` says otherwise.
 RECV_UNTIL_BUFSIZE: Final = 64 * 1024

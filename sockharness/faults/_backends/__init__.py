@@ -1,0 +1,1 @@
+"""Internal: sockharness.faults._backends."""

@@ -1,0 +1,443 @@
+"""The toxic registry: one :class:`ToxicType` entry per toxic, and the one validation of its attributes.
+
+Everything else derives from this table: ``ToxicSpec`` validation (Python API, fixtures, the HTTP API),
+the engine's stage for each toxic, the YAML attribute models and their JSON Schema, the real-Toxiproxy
+backend's checks and the docs table. Adding a toxic is one entry here plus its stage in ``chain``.
+
+Pure: no sockets, no clocks. Units are Toxiproxy's: latency/jitter/slow_close/timeout/reset_peer in
+milliseconds, bandwidth ``rate`` in KB/s with KB = 1000 bytes, slicer sizes in bytes and its ``delay`` in
+microseconds, limit_data in bytes. Python and YAML may also write durations and sizes with a unit
+(``"100ms"``, ``"64KiB"``); the HTTP API takes JSON numbers only, as Toxiproxy does.
+
+Error words are shared: an unknown type or attribute and a negative value read the same from YAML, the
+HTTP API and Python. Where the HTTP API must match Toxiproxy's own body (an unknown type is ``invalid toxic
+type``; a value of the wrong JSON kind gets Go's decoder text), ``validate_json`` keeps those words.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final, Literal
+
+from sockharness._units import DURATION_UNITS, parse_duration, parse_size
+from sockharness.faults._engine.chain import (
+    BandwidthStage,
+    LatencyStage,
+    LimitDataStage,
+    LimitDataState,
+    ResetPeerStage,
+    SlicerStage,
+    SlowCloseStage,
+    Stage,
+    StageStart,
+    TimeoutStage,
+)
+from sockharness.faults._errors import BadRequest, InvalidToxic, bad_request
+
+if TYPE_CHECKING:
+    from sockharness.faults._engine.toxics import ToxicSpec
+
+#: The largest number Go's ``int64`` (and ``int`` on 64-bit) holds: Toxiproxy's decoder refuses more.
+GO_INT64_MAX: Final = 2**63 - 1
+
+ProxyProtocol = Literal["tcp", "udp"]
+StageFactory = Callable[["ToxicSpec", StageStart], Stage]
+
+
+class UnknownToxicType(InvalidToxic, ValueError):
+    """A toxic type the registry lacks; the message names it, suggests one and lists the known types."""
+
+
+class InvalidAttribute(BadRequest, ValueError):
+    """An unknown attribute name, or a value of the wrong type or out of range; the message names it."""
+
+
+class UnsupportedToxic(BadRequest, ValueError):
+    """A toxic the chosen backend or proxy cannot carry (embedded-only on Toxiproxy, wrong protocol)."""
+
+
+class Unit(enum.Enum):
+    """An attribute's unit as Toxiproxy counts it; durations and sizes also accept strings with a unit."""
+
+    MILLISECONDS = "ms"
+    MICROSECONDS = "µs"
+    BYTES = "bytes"
+    KB_PER_SECOND = "KB/s"
+
+    @property
+    def words(self) -> str:
+        return _UNIT_WORDS[self]
+
+    @property
+    def seconds(self) -> Decimal | None:
+        """Seconds per unit (exactly) for a duration unit, None otherwise."""
+        if self is Unit.MILLISECONDS:
+            return DURATION_UNITS["ms"]
+        if self is Unit.MICROSECONDS:
+            return DURATION_UNITS["us"]
+        return None
+
+    @property
+    def expected(self) -> str:
+        """What a value in this unit may look like, for error texts."""
+        if self.seconds is not None:
+            return f"a whole number of {self.words} or a duration like '100ms'"
+        if self is Unit.BYTES:
+            return f"a whole number of {self.words} or a size like '64KiB'"
+        return f"a whole number of {self.words}"
+
+
+_UNIT_WORDS = {
+    Unit.MILLISECONDS: "milliseconds",
+    Unit.MICROSECONDS: "microseconds",
+    Unit.BYTES: "bytes",
+    Unit.KB_PER_SECOND: "KB/s (1000 bytes per second)",
+}
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of a toxic, exactly as Toxiproxy's JSON names it."""
+
+    name: str
+    unit: Unit
+    summary: str
+    #: Required in YAML: a toxic without it would do nothing (the HTTP API defaults it, as Toxiproxy).
+    required: bool = False
+    default: int = 0
+    minimum: int = 0
+    #: The Go field type, only so that the HTTP API's type errors read exactly like Toxiproxy's.
+    go_type: str = "int64"
+
+    def parse(self, value: object, toxic: str) -> int:
+        """The value in Toxiproxy's unit, from an integer (or integral float) in that unit or, for durations
+        and sizes, a string with a unit. Raises :class:`InvalidAttribute` naming the attribute."""
+        if isinstance(value, str) and self.unit.seconds is not None:
+            number = self._parse_duration(value, toxic)
+        elif isinstance(value, str) and self.unit is Unit.BYTES:
+            number = self._parse_size(value, toxic)
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not _is_whole(value):
+            raise self._wrong(value, toxic)
+        else:
+            number = int(value)
+        return self._check_range(number, value, toxic)
+
+    def parse_json(self, value: object, toxic: ToxicType) -> int:
+        """The value from a JSON body: numbers only, wrong kinds worded by Go's decoder as Toxiproxy does."""
+        where = f"Go struct field {toxic.go_struct}.attributes.{self.name} of type {self.go_type}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad_request(f"json: cannot unmarshal {go_kind(value)} into {where}")
+        if abs(value) > GO_INT64_MAX:
+            raise bad_request(f"json: cannot unmarshal number {value:g} into {where}")
+        if isinstance(value, float) and not value.is_integer():
+            raise bad_request(f"json: cannot unmarshal number {value!r} into {where}")
+        number = int(value)
+        if number < self.minimum:
+            raise bad_request(self._below_minimum(number, toxic.name))
+        return number
+
+    def _parse_duration(self, text: str, toxic: str) -> int:
+        seconds_per_unit = self.unit.seconds
+        assert seconds_per_unit is not None
+        if text.strip().startswith("-"):
+            raise InvalidAttribute(self._below_minimum(text, toxic))
+        try:
+            parse_duration(text)  # the language's checks: a known unit, at most a day
+        except ValueError:
+            raise self._wrong(text, toxic) from None
+        # Exact arithmetic, so "100ms" is 100 and "1.0000001ms" is refused rather than rounded.
+        stripped = text.strip()
+        number = stripped.rstrip("µusmin").rstrip()
+        count = Decimal(number) * DURATION_UNITS[stripped[len(number) :].strip()] / seconds_per_unit
+        if count != count.to_integral_value():
+            raise InvalidAttribute(
+                f"attribute {self.name} of a {toxic} toxic counts whole {self.unit.words}, "
+                f"got {text!r} ({count.normalize():f} {self.unit.value})"
+            )
+        return int(count)
+
+    def _parse_size(self, text: str, toxic: str) -> int:
+        if text.strip().startswith("-"):
+            raise InvalidAttribute(self._below_minimum(text, toxic))
+        try:
+            return parse_size(text)
+        except ValueError as error:
+            raise InvalidAttribute(f"attribute {self.name} of a {toxic} toxic: {error}") from None
+
+    def _check_range(self, number: int, given: object, toxic: str) -> int:
+        if number < self.minimum:
+            raise InvalidAttribute(self._below_minimum(given, toxic))
+        if number > GO_INT64_MAX:
+            raise InvalidAttribute(
+                f"attribute {self.name} of a {toxic} toxic must be at most {GO_INT64_MAX}, got {given!r}"
+            )
+        return number
+
+    def _below_minimum(self, given: object, toxic: str) -> str:
+        return f"attribute {self.name} of a {toxic} toxic must be >= {self.minimum}, got {given}"
+
+    def _wrong(self, value: object, toxic: str) -> InvalidAttribute:
+        return InvalidAttribute(
+            f"attribute {self.name} of a {toxic} toxic must be {self.unit.expected}, got {_shown(value)}"
+        )
+
+
+@dataclass(frozen=True)
+class ToxicType:
+    """One toxic: its attributes, its Go struct name, its engine stage and what the docs say about it."""
+
+    name: str
+    go_struct: str
+    summary: str
+    attributes: tuple[Attribute, ...]
+    #: Builds the engine stage that acts for one toxic on one connection direction.
+    stage: StageFactory
+    #: Per-connection state kept when the toxic is updated (limit_data's byte count), or None.
+    new_state: Callable[[], object] | None = None
+    #: The proxy protocols the toxic applies to.
+    protocols: frozenset[ProxyProtocol] = frozenset({"tcp"})
+    #: Only the embedded engine has it: a real-Toxiproxy backend refuses it at once.
+    embedded_only: bool = False
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        return tuple(attribute.name for attribute in self.attributes)
+
+    def defaults(self) -> dict[str, int]:
+        return {attribute.name: attribute.default for attribute in self.attributes}
+
+    def attribute(self, key: object) -> Attribute:
+        """The attribute named ``key``; :class:`InvalidAttribute` (with did-you-mean) for an unknown one."""
+        for attribute in self.attributes:
+            if attribute.name == key:
+                return attribute
+        raise InvalidAttribute(self.unknown_attribute_message(key))
+
+    def unknown_attribute_message(self, key: object) -> str:
+        known = ", ".join(self.attribute_names) or "none"
+        hint = _hint(key, self.attribute_names)
+        return f"unknown attribute {key!r} for a {self.name} toxic{hint}known attributes: {known}"
+
+    def validate(self, given: Mapping[str, object], base: Mapping[str, int] | None = None) -> dict[str, int]:
+        """``base`` (default: the defaults) overlaid with ``given``, from Python or YAML values."""
+        result = dict(base) if base is not None else self.defaults()
+        for key, value in given.items():
+            result[key] = self.attribute(key).parse(value, self.name)
+        return result
+
+    def validate_json(self, given: object, base: Mapping[str, int] | None = None) -> dict[str, int]:
+        """Like :meth:`validate` for a JSON body: numbers only, Toxiproxy's words for the wrong JSON kind.
+
+        Unknown names are skipped, as Go's decoder does; the HTTP API refuses them first through
+        :meth:`check_json_names`, so this reading stays the one Toxiproxy's own JSON (e.g. a toxic listed by a
+        real server) gets."""
+        if not isinstance(given, Mapping):
+            raise bad_request(
+                f"json: cannot unmarshal {go_kind(given)} into Go struct field "
+                f"ToxicWrapper.attributes of type toxics.{self.go_struct}"
+            )
+        result = dict(base) if base is not None else self.defaults()
+        for attribute in self.attributes:
+            if attribute.name in given:
+                result[attribute.name] = attribute.parse_json(given[attribute.name], self)
+        return result
+
+    def check_json_names(self, given: Mapping[object, object]) -> None:
+        """Unknown names (typos Toxiproxy would silently ignore) and numbers beyond Go's int64, refused
+        before anything else in the body is looked at."""
+        for key in given:
+            if key not in self.attribute_names:
+                raise bad_request(self.unknown_attribute_message(key))
+        for attribute in self.attributes:
+            value = given.get(attribute.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > GO_INT64_MAX:
+                attribute.parse_json(value, self)
+
+    def check_backend(self, backend: str) -> None:
+        """Refuse an embedded-only toxic on a real Toxiproxy server, which would not know it."""
+        if self.embedded_only and backend != "embedded":
+            raise UnsupportedToxic(
+                f"the {self.name} toxic is embedded-only: a real Toxiproxy server has no such toxic; "
+                "use the embedded backend (--sockharness-backend embedded)"
+            )
+
+    def check_protocol(self, protocol: ProxyProtocol) -> None:
+        """Refuse a toxic on a proxy of a protocol it does not apply to."""
+        if protocol not in self.protocols:
+            applies = " and ".join(sorted(self.protocols)).upper()
+            raise UnsupportedToxic(
+                f"the {self.name} toxic applies to {applies} proxies only, not to a {protocol.upper()} proxy"
+            )
+
+
+def _shown(value: object) -> str:
+    """A value as both YAML and JSON readers recognise it (``true``, ``null``, ``'text'``, ``1.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else repr(value)
+
+
+def parse_toxicity(value: object) -> float:
+    """A toxicity (the share of connections a toxic acts on): a number from 0 to 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise InvalidAttribute(f"toxicity must be a number between 0 and 1, got {_shown(value)}")
+    return float(value)  # NaN fails the range test above
+
+
+def _hint(word: object, candidates: tuple[str, ...]) -> str:
+    """``"; did you mean 'x'? "`` for the closest candidate, else ``"; "``: what goes before the list."""
+    if not isinstance(word, str):
+        return "; "
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    if not close:
+        close = [candidate for candidate in candidates if candidate.lower() == word.lower()][:1]
+    return f"; did you mean {close[0]!r}? " if close else "; "
+
+
+def _is_whole(value: float) -> bool:
+    return isinstance(value, int) or (math.isfinite(value) and value.is_integer())
+
+
+def go_kind(value: object) -> str:
+    """The JSON kind Go's decoder names in its type errors, so our error texts read like Toxiproxy's."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if value is None:
+        return "null"
+    return "object"
+
+
+def _limit_data_stage(spec: ToxicSpec, start: StageStart) -> Stage:
+    state = start.state if isinstance(start.state, LimitDataState) else LimitDataState()
+    return LimitDataStage(spec, state)
+
+
+_MS = Unit.MILLISECONDS
+
+#: Every toxic, in the order Toxiproxy's docs list them. Every default is 0, as in Toxiproxy.
+TOXICS: Final[Mapping[str, ToxicType]] = {
+    toxic.name: toxic
+    for toxic in (
+        ToxicType(
+            "latency",
+            "LatencyToxic",
+            "Delays each chunk by latency ± jitter, counted from when the proxy read it.",
+            (
+                Attribute("latency", _MS, "delay added to each chunk", required=True),
+                Attribute("jitter", _MS, "random spread, uniform in ± jitter"),
+            ),
+            stage=lambda spec, start: LatencyStage(spec, start.rng),
+        ),
+        ToxicType(
+            "bandwidth",
+            "BandwidthToxic",
+            "Paces the stream to a rate, in ~2 ms slices; never early.",
+            (Attribute("rate", Unit.KB_PER_SECOND, "bytes per second, in 1000s", required=True),),
+            stage=lambda spec, start: BandwidthStage(spec),
+        ),
+        ToxicType(
+            "slow_close",
+            "SlowCloseToxic",
+            "Holds the close (FIN) back for a delay after the data before it.",
+            (Attribute("delay", _MS, "time before the close is passed on", required=True),),
+            stage=lambda spec, start: SlowCloseStage(spec),
+        ),
+        ToxicType(
+            "timeout",
+            "TimeoutToxic",
+            "Drops all data; closes the connection after the timeout (0: never).",
+            (Attribute("timeout", _MS, "time before the close; 0 holds the data forever", required=True),),
+            stage=lambda spec, start: TimeoutStage(spec, start.now),
+        ),
+        ToxicType(
+            "reset_peer",
+            "ResetToxic",
+            "Resets both sides (RST) a timeout after the first data.",
+            (Attribute("timeout", _MS, "time before the RST; 0 resets on the first data", required=True),),
+            stage=lambda spec, start: ResetPeerStage(spec),
+        ),
+        ToxicType(
+            "slicer",
+            "SlicerToxic",
+            "Cuts each chunk into small pieces, with a delay before each.",
+            (
+                Attribute("average_size", Unit.BYTES, "size of a piece", required=True, go_type="int"),
+                Attribute("size_variation", Unit.BYTES, "random spread of the size", go_type="int"),
+                Attribute("delay", Unit.MICROSECONDS, "pause before each piece", go_type="int"),
+            ),
+            stage=lambda spec, start: SlicerStage(spec, start.rng),
+        ),
+        ToxicType(
+            "limit_data",
+            "LimitDataToxic",
+            "Closes the connection once a number of bytes has passed.",
+            (Attribute("bytes", Unit.BYTES, "bytes passed before the close", required=True),),
+            stage=_limit_data_stage,
+            new_state=LimitDataState,
+        ),
+        ToxicType(
+            "noop",
+            "NoopToxic",
+            "Passes data unchanged: a placeholder (Toxiproxy has it too).",
+            (),
+            # The plain pass-through stage: the chain stays transparent (bulk data keeps the zero-copy path).
+            stage=lambda spec, start: Stage(spec),
+        ),
+    )
+}
+
+
+def toxic_type(name: object) -> ToxicType:
+    """The entry for ``name``; :class:`UnknownToxicType` names it, suggests one and lists the types."""
+    found = TOXICS.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise UnknownToxicType(
+            f"unknown toxic type {name!r}{_hint(name, tuple(TOXICS))}known types: {', '.join(TOXICS)}"
+        )
+    return found
+
+
+def _attribute_cell(attribute: Attribute) -> str:
+    required = ", required in YAML" if attribute.required else f", default {attribute.default}"
+    return f"`{attribute.name}` ({attribute.unit.value}{required}): {attribute.summary}"
+
+
+def render_toxic_table(toxics: Mapping[str, ToxicType] = TOXICS) -> str:
+    """The docs' reference table of toxics, in markdown, from the registry."""
+    lines = [
+        "| toxic | attributes | what it does | backends |",
+        "| --- | --- | --- | --- |",
+    ]
+    for toxic in toxics.values():
+        attributes = "<br>".join(_attribute_cell(attribute) for attribute in toxic.attributes) or "none"
+        backends = "embedded only" if toxic.embedded_only else "embedded, Toxiproxy"
+        lines.append(f"| `{toxic.name}` | {attributes} | {toxic.summary} | {backends} |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "GO_INT64_MAX",
+    "TOXICS",
+    "Attribute",
+    "InvalidAttribute",
+    "ProxyProtocol",
+    "ToxicType",
+    "Unit",
+    "UnknownToxicType",
+    "UnsupportedToxic",
+    "go_kind",
+    "parse_toxicity",
+    "render_toxic_table",
+    "toxic_type",
+]

@@ -1,0 +1,1 @@
+"""Internal: sockharness.scenario._language."""

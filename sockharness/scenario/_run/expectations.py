@@ -1,0 +1,176 @@
+"""Check one executed step against its ``raises`` / ``returns`` / ``bytes`` / ``elapsed`` expectations.
+
+Pure: the step already ran; this only compares what was observed with what was written and, on a
+mismatch, returns both sides as data (exception class, errno name and number, message; the matcher's
+:class:`~sockharness.scenario._run.matchers.Difference`) so the failure report needs no traceback and no
+sentence is ever parsed back apart.
+"""
+
+from __future__ import annotations
+
+import builtins
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sockharness._errnos import describe_exception, is_errno, resolve_errno
+from sockharness.peers import PeerError
+from sockharness.scenario._language.model_values import BytesMatch, Elapsed, Payload, RaisesSpec
+from sockharness.scenario._run.matchers import Difference, Variables, match
+from sockharness.scenario._run.render import render
+
+if TYPE_CHECKING:
+    from sockharness.scenario._language.model_steps import StepBase
+
+__all__ = ["Mismatch", "bytes_problem", "check_step", "describe_raises", "exception_class", "raises_problem"]
+
+PayloadResolver = Callable[[Payload], bytes]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """What a step was expected to do and what it did, each side in words, plus an optional note."""
+
+    expected: str
+    observed: str
+    note: str | None = None
+
+
+def exception_class(name: str) -> type[BaseException]:
+    """The class a ``raises: {type: ...}`` names (builtins, or ``socket.gaierror``)."""
+    if name == "socket.gaierror":
+        return socket.gaierror
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return found
+    raise ValueError(f"raises: unknown exception class {name!r}")
+
+
+def describe_raises(raises: RaisesSpec) -> str:
+    text = str(raises.type)
+    if raises.checks_errno:
+        if raises.errno is None:
+            text += " with errno None (a Python-level timeout)"
+        else:
+            names = " or ".join(f"{name} ({_number(name)})" for name in raises.errno)
+            text += f" with errno {names}"
+    if raises.message:
+        text += f" whose message contains {raises.message!r}"
+    return text
+
+
+def _number(name: str) -> str:
+    try:
+        return str(resolve_errno(name))
+    except ValueError:
+        return "?"
+
+
+def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
+    """None when ``exc`` is what ``raises`` describes; otherwise which part differs."""
+    wanted = exception_class(raises.type)
+    if not isinstance(exc, wanted):
+        return f"the exception is a {type(exc).__name__}, not a {raises.type}"
+    if raises.checks_errno:
+        code = getattr(exc, "errno", None)
+        if raises.errno is None:
+            if code is not None:
+                return f"errno is {code} ({describe_exception(exc)}), expected None (a Python-level timeout)"
+        elif not is_errno(code, list(raises.errno)):
+            return "the errno differs"
+    if raises.message and raises.message not in str(exc):
+        return f"the message {str(exc)!r} does not contain {raises.message!r}"
+    return None
+
+
+_BYTES_WORDS = {"exact": "exactly", "prefix": "a prefix", "suffix": "a suffix", "contains": "containing"}
+
+
+def bytes_problem(
+    expectation: Payload | BytesMatch, data: object, payload: PayloadResolver, variables: Variables
+) -> Difference | None:
+    """None when ``data`` holds; otherwise how it differs from the ``bytes:`` expectation."""
+    if not isinstance(data, bytes | bytearray):
+        return Difference("bytes", render(data))
+    observed = bytes(data)
+    if not isinstance(expectation, BytesMatch):
+        wanted = payload(expectation)
+        return None if observed == wanted else Difference(f"exactly {render(wanted)}", render(observed))
+    checks: tuple[tuple[str, Callable[[bytes], bool]], ...] = (
+        ("exact", lambda w: observed == w),
+        ("prefix", observed.startswith),
+        ("suffix", observed.endswith),
+        ("contains", lambda w: w in observed),
+    )
+    for key, holds in checks:
+        spec: Payload | None = getattr(expectation, key)
+        if spec is None:
+            continue
+        wanted = payload(spec)
+        if not holds(wanted):
+            return Difference(f"{_BYTES_WORDS[key]} {render(wanted)}", render(observed))
+    if "length" in expectation.model_fields_set:
+        difference = match(len(observed), expectation.length, variables)
+        if difference is not None:
+            shown = f"{difference.observed} (data {render(observed)})"
+            return Difference(difference.expected, shown, difference.where).inside("length")
+    return None
+
+
+def _unexpected_exception(exc: BaseException) -> Mismatch:
+    partial = getattr(exc, "partial", None)
+    note = f"bytes received before it: {render(partial)}" if partial else None
+    first, _, rest = describe_exception(exc).partition("\n")
+    if rest and not isinstance(exc, PeerError):  # a PeerError's transcripts are shown with the peers
+        note = f"{note}; {rest}" if note else rest
+    return Mismatch("no exception", first, note=note)
+
+
+def _elapsed_problem(
+    bounds: Elapsed, elapsed: float, value: object, exc: BaseException | None
+) -> Mismatch | None:
+    low, high = bounds.min, bounds.max
+    if (low is None or elapsed >= low) and (high is None or elapsed <= high):
+        return None
+    words = [
+        f">= {low * 1000:g} ms" if low is not None else "",
+        f"<= {high * 1000:g} ms" if high is not None else "",
+    ]
+    outcome = describe_exception(exc) if exc is not None else f"returned {render(value, readable=True)}"
+    return Mismatch(
+        f"elapsed {' and '.join(word for word in words if word)}", f"{elapsed * 1000:.3f} ms ({outcome})"
+    )
+
+
+def check_step(
+    step: StepBase,
+    value: object,
+    exc: BaseException | None,
+    elapsed: float,
+    variables: Variables,
+    payload: PayloadResolver,
+) -> Mismatch | None:
+    """The first unmet expectation of ``step``, or None when every written expectation holds."""
+    if step.raises is not None:
+        if exc is None:
+            return Mismatch(
+                describe_raises(step.raises), f"no exception; returned {render(value, readable=True)}"
+            )
+        problem = raises_problem(step.raises, exc)
+        if problem is not None:
+            return Mismatch(describe_raises(step.raises), describe_exception(exc), note=problem)
+    elif exc is not None:
+        return _unexpected_exception(exc)
+    else:
+        if step.checks_return:
+            difference = match(value, step.returns, variables)
+            if difference is not None:
+                return Mismatch(f"returns {difference.expectation}", difference.observed)
+        if step.bytes is not None:
+            difference = bytes_problem(step.bytes, step.entry.bytes_of(value), payload, variables)
+            if difference is not None:
+                return Mismatch(f"bytes {difference.expectation}", difference.observed)
+    if step.elapsed is not None:
+        return _elapsed_problem(step.elapsed, elapsed, value, exc)
+    return None
