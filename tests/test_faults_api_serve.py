@@ -29,7 +29,7 @@ pytest_plugins = ["test_faults_diff_support"]
 
 SERVE = (
     "import argparse, sys\n"
-    "from sockharness.faults import serve\n"
+    "from sockharness.faults._api import serve\n"
     "parser = argparse.ArgumentParser(prog='sockharness')\n"
     "serve.register(parser.add_subparsers(dest='command', required=True))\n"
     "args = parser.parse_args(sys.argv[1:])\n"

@@ -197,7 +197,7 @@ def test_every_step_builds_the_dataclass_it_declares(cls: type[ScriptStepBase]) 
     (step,) = scenario.peers["srv"].script  # type: ignore[attr-defined]
     built = step.build(lambda value: str(getattr(value, "text", value)).encode())
     assert isinstance(built, cls.builds)
-    assert dataclasses.is_dataclass(built) and type(built).__module__ == peers.steps.__name__
+    assert dataclasses.is_dataclass(built) and type(built).__module__ == peers._steps.__name__
 
 
 def _flow(written: object) -> str:

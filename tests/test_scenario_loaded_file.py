@@ -9,7 +9,8 @@ from unittest import mock
 
 import pytest
 
-from sockharness.scenario import api, loader
+from sockharness.scenario import _api as api
+from sockharness.scenario._language import loader
 from sockharness.scenario._language.errors import ScenarioError
 from sockharness.scenario._language.loader import LoadedFile, load_file, load_path, load_source, load_text
 from sockharness.scenario._language.locations import line_index

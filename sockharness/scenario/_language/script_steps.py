@@ -4,7 +4,7 @@ A scripted peer's ``script:`` is a list of one-key mappings (``recv: 5``) or bar
 entry below is a frozen model whose single field is the YAML key; its ``build`` turns the validated value
 into the :mod:`sockharness.peers._steps` dataclass the peer runs. The pydantic union, the bare-word list, the
 JSON Schema, the runner's conversion and the docs table all iterate :data:`SCRIPT_STEPS`, so a new step is
-one class here (plus its dataclass in ``peers/steps.py`` and a scenario using it).
+one class here (plus its dataclass in ``peers/_steps.py`` and a scenario using it).
 """
 
 from __future__ import annotations
