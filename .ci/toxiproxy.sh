@@ -9,7 +9,7 @@
 #     pytest ...
 #     toxiproxy_stop           # also runs on shell exit (chained onto any existing EXIT trap)
 #
-# Or executed, wrapping one command:  bash .ci/toxiproxy.sh run -- pytest tests/test_faults_diff_toxics.py
+# Or executed, wrapping one command:  bash .ci/toxiproxy.sh run -- pytest tests/faults/test_faults_diff_toxics.py
 #
 # Knobs: TOXIPROXY_SERVER (path to the binary), TOXIPROXY_VERSION (default v2.12.0),
 #        TOXIPROXY_LOG (server log file, default a temp file), TOXIPROXY_START_TIMEOUT (seconds, default 20).
