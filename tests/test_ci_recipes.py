@@ -38,7 +38,7 @@ GITHUB_SHELL = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]
 #: `if:` conditions the runner below understands; a recipe using another one fails the test, not silently.
 RUNS_AFTER_A_FAILURE = "${{ !cancelled() }}"
 TABLE_HEADER = "| behaviour | method | result | observed | scenario |"
-STEP_TIMEOUT = 600.0  # seconds; the built-in suite takes ~20 s here, this only bounds a hang
+STEP_TIMEOUT = 600.0  # seconds, per step and per test; the built-in suite takes ~20 s, this bounds a hang
 
 PYPROJECT = """\
 [tool.pytest.ini_options]
@@ -335,7 +335,8 @@ def test_gitlab_recipe_structure() -> None:
 
 def fenced_blocks(markdown: str) -> list[str]:
     """The bodies of the page's fenced code blocks (the page nests none)."""
-    return [body for body in re.findall(r"^```[^\n]*\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)]
+    blocks: list[str] = re.findall(r"^```[^\n]*\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)
+    return blocks
 
 
 def test_how_to_page_shows_both_recipe_files_verbatim() -> None:
@@ -350,6 +351,7 @@ def test_how_to_page_shows_both_recipe_files_verbatim() -> None:
 # --- running the GitHub Actions recipe ---------------------------------------------------------------
 
 
+@pytest.mark.timeout(STEP_TIMEOUT)
 def test_github_recipe_commands_pass_in_a_project(tmp_path: Path) -> None:
     steps = github_run_steps(load_yaml(GITHUB_RECIPE))
     install, *rest = steps
@@ -374,6 +376,7 @@ def test_github_recipe_commands_pass_in_a_project(tmp_path: Path) -> None:
     assert "connect\\_ex-refused (scenarios/refusals.yaml)" in table
 
 
+@pytest.mark.timeout(STEP_TIMEOUT)
 def test_github_recipe_commands_annotate_a_broken_file(tmp_path: Path) -> None:
     """validate fails the job and annotates the line; the `!cancelled()` steps still run and annotate."""
     steps = github_run_steps(load_yaml(GITHUB_RECIPE))[1:]
@@ -397,6 +400,7 @@ def test_github_recipe_commands_annotate_a_broken_file(tmp_path: Path) -> None:
     assert annotation in project_tests.output, shown(project_tests)
 
 
+@pytest.mark.timeout(STEP_TIMEOUT)
 def test_github_recipe_netns_step_runs_the_packet_faults(tmp_path: Path) -> None:
     require_netns()
     step = netns_step(github_run_steps(load_yaml(GITHUB_RECIPE)))
@@ -424,6 +428,7 @@ def gitlab_script(job_name: str) -> str:
     return "\n".join(without_install(gitlab_job_lines(load_yaml(GITLAB_RECIPE), job_name)))
 
 
+@pytest.mark.timeout(STEP_TIMEOUT)
 def test_gitlab_recipe_commands_pass_in_a_project(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project")
     env = recipe_environment(tmp_path)
@@ -437,6 +442,7 @@ def test_gitlab_recipe_commands_pass_in_a_project(tmp_path: Path) -> None:
     assert table.count(TABLE_HEADER) == 2, table[:2000]
 
 
+@pytest.mark.timeout(STEP_TIMEOUT)
 def test_gitlab_recipe_commands_stop_at_a_broken_file(tmp_path: Path) -> None:
     project = make_project(tmp_path / "project", broken=True)
 
@@ -449,6 +455,7 @@ def test_gitlab_recipe_commands_stop_at_a_broken_file(tmp_path: Path) -> None:
     assert not (project / "reports" / "builtin.xml").exists(), "the script must stop at the failed validate"
 
 
+@pytest.mark.timeout(STEP_TIMEOUT)
 def test_gitlab_recipe_netns_job_runs_the_packet_faults(tmp_path: Path) -> None:
     require_netns()
     assert shutil.which("nft") is not None  # so the recipe's apt-get branch does not run here
