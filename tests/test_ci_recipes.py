@@ -333,6 +333,23 @@ def test_gitlab_recipe_structure() -> None:
     assert "--netns" in " ".join(gitlab_job_lines(pipeline, "sockharness-packet-faults"))
 
 
+def test_gitlab_recipe_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    """actionlint runs shellcheck on the workflow's scripts when it is installed; the same for GitLab's."""
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (optional: apt-get install shellcheck)")
+    pipeline = load_yaml(GITLAB_RECIPE)
+    for job in gitlab_jobs(pipeline):
+        script = tmp_path / f"{job}.sh"
+        script.write_text(
+            "#!/bin/bash\n" + "\n".join(gitlab_job_lines(pipeline, job)) + "\n", encoding="utf-8"
+        )
+        done = subprocess.run(
+            [shellcheck, str(script)], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, f"{job}:\n{done.stdout}{done.stderr}"
+
+
 def fenced_blocks(markdown: str) -> list[str]:
     """The bodies of the page's fenced code blocks (the page nests none)."""
     blocks: list[str] = re.findall(r"^```[^\n]*\n(.*?)^```$", markdown, flags=re.MULTILINE | re.DOTALL)
