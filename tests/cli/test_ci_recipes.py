@@ -26,7 +26,7 @@ import yaml
 
 from sockharness.netns import preflight_problem
 
-RECIPES = Path(__file__).resolve().parent.parent / "docs" / "ci"
+RECIPES = Path(__file__).resolve().parents[2] / "docs" / "ci"
 GITHUB_RECIPE = RECIPES / "github-actions.yml"
 GITLAB_RECIPE = RECIPES / "gitlab-ci.yml"
 HOW_TO = RECIPES.parent / "how-to" / "ci.md"
