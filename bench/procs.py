@@ -43,7 +43,7 @@ class Child:
             stderr=None,
             text=True,
             bufsize=1,
-            cwd=str(Path(__file__).resolve().parents[2]),
+            cwd=str(Path(__file__).resolve().parent.parent),
         )
         assert self.process.stdout is not None and self.process.stdin is not None
         self.stdin = self.process.stdin

@@ -35,7 +35,7 @@ def builtin_scenarios_dir(package_dir: Path | None = None) -> Path | None:
     """The shipped suite: ``sockharness/_builtin_scenarios`` in a wheel, the repo's ``scenarios/`` when
     the package is installed editable (or run from a checkout). ``package_dir`` defaults to this package."""
     if package_dir is None:
-        package_dir = Path(__file__).resolve().parents[2]
+        package_dir = Path(__file__).resolve().parent.parent
     candidates = [package_dir / "_builtin_scenarios", package_dir.parent / "scenarios"]
     for candidate in candidates:
         if candidate.is_dir():
