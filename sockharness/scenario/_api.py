@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sockharness._seeds import fresh_seed
 from sockharness.scenario._language.loader import DEFAULT_MAX_BYTES, LoadedFile, load_path
 from sockharness.scenario._language.model import Scenario
 from sockharness.scenario._run.context import RunOptions, ScenarioContext
@@ -57,7 +57,7 @@ def _options(
     if toxiproxy_url is not None:
         changes["toxiproxy_url"] = toxiproxy_url
     if chosen.seed is None and "seed" not in changes:
-        changes["seed"] = random.SystemRandom().randrange(2**32)
+        changes["seed"] = fresh_seed()
     return dataclasses.replace(chosen, **changes) if changes else chosen
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sockharness._ci import skip_or_fail
 from sockharness.netns import preflight_problem
 
 RECIPES = Path(__file__).resolve().parents[2] / "docs" / "ci"
@@ -246,9 +247,7 @@ def require_netns() -> None:
     if problem is None and os.geteuid() != 0 and shutil.which("sudo") is None:
         problem = "the recipe's netns step runs sudo, and there is no sudo here"
     if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"network namespace mode required under CI: {problem}")
-        pytest.skip(problem)
+        skip_or_fail("the network namespace mode", problem)
 
 
 def assert_junit(path: Path, *, at_least: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sockharness._ci import skip_or_fail
 from sockharness._cli import build_parser
 from sockharness.scenario._commands import (
     EXIT_NOTHING_RAN,
@@ -241,15 +242,12 @@ scenarios:
 
 def test_cli_run_netns_reaches_packet_faults(tmp_path: Path) -> None:
     """`run --netns` passes the mode through: a packet-fault scenario runs (root with nftables needed)."""
-    import os
 
     from sockharness.netns import preflight_problem
 
     problem = preflight_problem()
     if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"network namespace mode required under CI: {problem}")
-        pytest.skip(problem)
+        skip_or_fail("the network namespace mode", problem)
     scenario = _file(tmp_path, "netns.yaml", NETNS)
     done = _sockharness("run", "--netns", str(scenario), "--", "-p", "no:randomly", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -20,10 +20,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import pytest
-
+from sockharness._ci import skip_or_fail as _skip_or_fail
 from sockharness.faults._backends.toxiproxy_backend import (
     parse_toxiproxy_url,
 )
@@ -31,11 +30,9 @@ from sockharness.faults._backends.toxiproxy_backend import (
 BACKENDS = ["embedded", "toxiproxy"]
 
 
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip locally; under CI a missing real server is a failure, not a silent skip."""
-    if os.environ.get("CI"):
-        pytest.fail(f"real Toxiproxy required under CI: {reason}")
-    pytest.skip(reason)
+    _skip_or_fail("real Toxiproxy", reason)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ import contextlib
 import errno
 import logging
 import os
-import random
 import socket
 import threading
 import time
 from collections.abc import Mapping
 
+from sockharness._seeds import fresh_seed
 from sockharness.faults._engine.checks import check_name, check_upstream, is_loopback_ip, is_unspecified_ip
 from sockharness.faults._engine.connection import Connection
 from sockharness.faults._engine.reactor import EPOLLIN, Reactor
@@ -464,7 +464,7 @@ class FaultEngine:
     ) -> None:
         if max_connections_per_proxy < 1:
             raise ValueError(f"max_connections_per_proxy={max_connections_per_proxy} must be positive")
-        self.seed: int = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self.seed: int = seed if seed is not None else fresh_seed()
         self.allow_non_loopback = allow_non_loopback
         self.max_connections_per_proxy = max_connections_per_proxy
         self.reactor = Reactor().start()

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import random
 import string
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 from sockharness._errnos import describe_exception
+from sockharness._seeds import fresh_seed
 from sockharness.scenario._actions import Container, Outcome
 from sockharness.scenario._language import model
 from sockharness.scenario._language.model_refs import observe_ratio
@@ -383,7 +383,7 @@ def run_scenario(
     chosen = options or RunOptions()
     if chosen.seed is None:
         # Every run has a seed (shown in failures) so random payloads can be replayed.
-        chosen = dataclasses.replace(chosen, seed=random.SystemRandom().randrange(2**32))
+        chosen = dataclasses.replace(chosen, seed=fresh_seed())
     run = _Run(
         scenario,
         chosen,
