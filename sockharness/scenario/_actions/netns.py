@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 from pydantic import ConfigDict, Field, WithJsonSchema, model_validator
 
+from sockharness.netns._rules import Direction as _Direction
+from sockharness.netns._rules import FaultKind as _FaultKind
+from sockharness.netns._rules import RejectWith as _RejectWith
 from sockharness.scenario._actions.args import Args, one_of_required
 from sockharness.scenario._actions.base import (
     Action,
@@ -23,6 +26,8 @@ from sockharness.scenario._language.model_types import (
     VARIABLE_PATTERN,
     Name,
     check_exclusive,
+    choice_parser,
+    choice_schema,
     fail,
     parsed_by,
 )
@@ -33,11 +38,10 @@ if TYPE_CHECKING:
 
 _VARIABLE_RE = re.compile(VARIABLE_PATTERN)
 
-FaultKind = Literal["blackhole", "loss", "reject", "cut"]
-RejectWith = Literal[
-    "tcp-reset", "host-unreachable", "net-unreachable", "port-unreachable", "admin-prohibited"
-]
-Direction = Literal["in", "out", "both"]
+# The words are the netns layer's enums, so the YAML and the rules it renders cannot disagree.
+FaultKind = Annotated[_FaultKind, choice_parser(_FaultKind), choice_schema(_FaultKind)]
+RejectWith = Annotated[_RejectWith, choice_parser(_RejectWith), choice_schema(_RejectWith)]
+Direction = Annotated[_Direction, choice_parser(_Direction), choice_schema(_Direction)]
 
 
 def _check_port(value: object) -> int | str:
@@ -82,7 +86,7 @@ class PacketFaultArgs(Args):
     kind: FaultKind
     percent: Annotated[float, Field(gt=0, le=100)] | None = None
     with_: RejectWith | None = Field(default=None, alias="with")
-    direction: Direction = "both"
+    direction: Direction = _Direction.BOTH
     as_: Name | None = Field(default=None, alias="as")
 
     @model_validator(mode="before")

@@ -15,6 +15,7 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema, model_validator
@@ -133,6 +134,26 @@ def parsed_by(function: Callable[[Any], object]) -> PlainValidator:
             raise fail(str(error)) from None
 
     return PlainValidator(validate)
+
+
+def choice_parser(choices: type[StrEnum]) -> PlainValidator:
+    """Validate a field holding one member of ``choices``, written as its value: the enum stays the one list
+    of the allowed words (the layer that acts on them defines it), and the message names them as a Literal
+    would. Pair it with :func:`choice_schema`."""
+    values = [member.value for member in choices]
+    listed = ", ".join(repr(value) for value in values[:-1]) + f" or {values[-1]!r}"
+
+    def parse(value: object) -> StrEnum:
+        if isinstance(value, str) and value in values:
+            return choices(value)
+        raise ValueError(f"Input should be {listed}")
+
+    return parsed_by(parse)
+
+
+def choice_schema(choices: type[StrEnum]) -> WithJsonSchema:
+    """The JSON Schema of a :func:`choice_parser` field: the enum's values."""
+    return WithJsonSchema({"enum": [member.value for member in choices], "type": "string"})
 
 
 def _check_int(value: object, minimum: int | None = None, maximum: int | None = None) -> int:
