@@ -26,9 +26,8 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-#: exit status when nothing ran (same number pytest uses for "no tests collected").
-EXIT_NOTHING_RAN = 5
-_PYTEST_USAGE_ERROR = 4  # pytest.ExitCode.USAGE_ERROR, without importing pytest for `--version`
+#: nothing ran (every scenario deselected or skipped): a run that checked nothing is bad input, not a pass.
+EXIT_NOTHING_RAN = EXIT_USAGE
 
 
 def builtin_scenarios_dir(package_dir: Path | None = None) -> Path | None:
@@ -268,15 +267,16 @@ def build_pytest_args(
 
 
 def exit_status(pytest_code: int, ran: int) -> int:
-    """pytest's status in the command's convention: 0 passed, 1 failed, 2 bad input or usage, 5 nothing ran.
+    """pytest's status in the command's one convention: 0 passed, 1 failed, 2 anything else.
 
-    pytest's 4 (usage error) becomes 2; its 2 (interrupted, e.g. a scenario file that does not load) stays
-    2; a successful run in which no test ran is 5, like pytest's "no tests collected"."""
-    if pytest_code == _PYTEST_USAGE_ERROR:
-        return EXIT_USAGE
-    if pytest_code == EXIT_OK and ran == 0:
-        return EXIT_NOTHING_RAN
-    return pytest_code
+    2 covers bad input and usage (pytest's 4), an interrupted run such as a scenario file that does not load
+    (pytest's 2), pytest's "no tests collected" (5) and a run in which every test was deselected or skipped:
+    a run that checked nothing must never read as a pass."""
+    if pytest_code == EXIT_OK:
+        return EXIT_OK if ran else EXIT_NOTHING_RAN
+    if pytest_code == EXIT_FAILED:
+        return EXIT_FAILED
+    return EXIT_USAGE
 
 
 def run_command(namespace: argparse.Namespace) -> int:
@@ -289,7 +289,7 @@ def run_command(namespace: argparse.Namespace) -> int:
         return EXIT_USAGE
     counter = _RunCounter()
     code = exit_status(int(pytest.main(args, plugins=[counter])), counter.ran)
-    if code == EXIT_NOTHING_RAN:
+    if code == EXIT_NOTHING_RAN and counter.ran == 0:
         print(
             "sockharness run: no scenario ran, nor any test (all were deselected or skipped)", file=sys.stderr
         )
