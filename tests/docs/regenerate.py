@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import enum
+import functools
 import importlib
 import inspect
 import re
@@ -117,7 +118,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "peer-kinds": _peer_kinds,
     "script-steps": _script_steps,
     "toxics": _toxics,
-    **{f"api:{package}": (lambda package=package: public_api_table(package)) for package in PUBLIC_PACKAGES},
+    **{f"api:{package}": functools.partial(public_api_table, package) for package in PUBLIC_PACKAGES},
 }
 
 
