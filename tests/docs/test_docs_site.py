@@ -32,3 +32,20 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert (site / "index.html").is_file()
     assert (site / "tutorial" / "index.html").is_file()
+
+
+def test_readme_links_resolve() -> None:
+    """The README is read on GitHub and PyPI, outside the site: ``mkdocs build`` never checks its links."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [target for target in targets if "://" not in target]
+    assert local, "the README links to no docs page: is the link pattern broken?"
+    missing = [target for target in local if not (ROOT / target).is_file()]
+    assert not missing, f"README links to files that do not exist: {missing}"
+
+
+def test_readme_stays_short() -> None:
+    size = len((ROOT / "README.md").read_bytes())
+    assert size <= 15 * 1024, f"README.md is {size} bytes; keep it under ~15 KB and move the rest to docs/"
