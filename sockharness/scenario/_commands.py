@@ -71,7 +71,31 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "e.g. --report-append md:$GITHUB_STEP_SUMMARY",
     )
     _add_annotations_option(parser)
+    _add_max_bytes_option(parser)
     parser.add_argument("--seed", type=int, default=None, help="replay a run with this seed")
+
+
+def _size(text: str) -> int:
+    """argparse type for ``--max-bytes``: a size such as ``16MiB`` or a byte count."""
+    from sockharness._units import parse_size
+
+    try:
+        size = parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"expected a size of at least one byte, got {text!r}")
+    return size
+
+
+def _add_max_bytes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-bytes",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="refuse scenario files larger than SIZE before parsing them (default 4MiB), e.g. 16MiB",
+    )
 
 
 def _add_annotations_option(parser: argparse.ArgumentParser) -> None:
@@ -114,6 +138,7 @@ def register(subparsers: Any) -> None:
         help="scenario files or folders (hidden, virtual-environment and cache folders are skipped)",
     )
     _add_annotations_option(validate)
+    _add_max_bytes_option(validate)
     validate.set_defaults(func=validate_command)
 
     schema = subparsers.add_parser("schema", help="print the JSON Schema of scenario files")
@@ -133,7 +158,7 @@ def split_run_arguments(namespace: argparse.Namespace) -> tuple[argparse.Namespa
     late.add_argument("paths", nargs="*")
     parsed = late.parse_intermixed_args(before)
     merged = argparse.Namespace(**vars(namespace))
-    for key in ("netns", "backend", "annotations", "seed"):
+    for key in ("netns", "backend", "annotations", "seed", "max_bytes"):
         value = getattr(parsed, key)
         if value not in (None, False):
             setattr(merged, key, value)
@@ -259,6 +284,8 @@ def build_pytest_args(
         args += ["--sockharness-annotations", options.annotations]
     if options.seed is not None:
         args += ["--sockharness-seed", str(options.seed)]
+    if getattr(options, "max_bytes", None) is not None:
+        args += ["-o", f"sockharness_scenario_max_bytes={options.max_bytes}"]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "sockharness.plugin"]
     args += list(extra)
@@ -323,10 +350,10 @@ class ValidationOutcome:
     missing: list[str] = field(default_factory=list)
 
 
-def validate_files(paths: Sequence[Path]) -> ValidationOutcome:
+def validate_files(paths: Sequence[Path], max_bytes: int | None = None) -> ValidationOutcome:
     """Load every file given, and every YAML file in the folders given; missing or empty paths are named."""
     from sockharness.scenario._language.errors import ScenarioError
-    from sockharness.scenario._language.loader import load_file
+    from sockharness.scenario._language.loader import DEFAULT_MAX_BYTES, load_path
 
     outcome = ValidationOutcome()
     for path in paths:
@@ -342,7 +369,8 @@ def validate_files(paths: Sequence[Path]) -> ValidationOutcome:
         for file in files:
             outcome.files += 1
             try:
-                outcome.scenarios += len(load_file(file).scenarios)
+                loaded = load_path(file, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
+                outcome.scenarios += len(loaded.model.scenarios)
             except ScenarioError as error:
                 outcome.errors.append(error)
     return outcome
@@ -351,7 +379,7 @@ def validate_files(paths: Sequence[Path]) -> ValidationOutcome:
 def validate_command(namespace: argparse.Namespace) -> int:
     from sockharness.scenario._language.errors import format_path
 
-    outcome = validate_files([Path(p) for p in namespace.paths])
+    outcome = validate_files([Path(p) for p in namespace.paths], namespace.max_bytes)
     for error in outcome.errors:
         print(error, file=sys.stderr)
     for missing in outcome.missing:

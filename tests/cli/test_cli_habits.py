@@ -234,3 +234,21 @@ def test_xdist_options_are_recognised(monkeypatch: pytest.MonkeyPatch, args: lis
         xdist_problem(args)
         == f"sockharness run: {named} needs pytest-xdist, which is not installed: {install}"
     )
+
+
+def test_max_bytes_raises_the_size_limit_for_validate_and_run(tmp_path: Path) -> None:
+    """A file over the 4 MiB default is refused before parsing; --max-bytes lets it through, both commands."""
+    padding = "# " + "x" * 1000 + "\n"
+    big = _write(tmp_path / "big.yaml", GOOD)
+    big.write_text(big.read_text() + padding * 4300)  # about 4.3 MB: over 4 MiB
+    refused = _sockharness("validate", str(big), cwd=tmp_path)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "more than the 4194304-byte limit" in refused.stderr
+    allowed = _sockharness("validate", "--max-bytes", "8MiB", str(big), cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    ran = _sockharness("run", str(big), "--max-bytes", "8MiB", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    refused_run = _sockharness("run", str(big), cwd=tmp_path)
+    assert refused_run.returncode == 2, refused_run.stdout + refused_run.stderr
+    bad = _sockharness("validate", "--max-bytes", "lots", str(big), cwd=tmp_path)
+    assert bad.returncode == 2 and "--max-bytes" in bad.stderr
