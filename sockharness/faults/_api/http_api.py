@@ -53,7 +53,7 @@ from sockharness import __version__
 from sockharness.faults._api.api_json import APIResponse, error_response
 from sockharness.faults._api.api_routes import ToxiproxyAPI
 from sockharness.faults._events import log_event
-from sockharness.faults._interface import format_address
+from sockharness.peers._addresses import format_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable

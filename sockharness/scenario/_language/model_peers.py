@@ -265,9 +265,9 @@ class UdpClosedPortPeer(PeerBase):
 # --- scripted peers --------------------------------------------------------------------------------------
 
 _TOLERATE_DOC: Final = (
-    "a reset, broken pipe or early EOF ends a connection's script quietly instead of failing the peer: "
-    "for a peer behind a proxy whose faults (reset_peer, timeout, limit_data, down) cut connections "
-    "on purpose"
+    "a reset, broken pipe or early EOF ends a connection's script quietly instead of failing the peer; "
+    "not needed behind a proxy peer of this scenario, whose faults (reset_peer, timeout, limit_data, "
+    "down) make the peers at its ends tolerate them by themselves"
 )
 
 
@@ -321,6 +321,7 @@ class TcpClientPeer(PeerBase):
             name=name,
             registry=run.ctx.registry,
         )
+        run.ctx.injected.follow(client)  # aimed at a proxy already faulted: it tolerates that fault too
         return run.start(name, client)
 
 
@@ -348,7 +349,9 @@ class ProxyPeer(PeerBase):
             (str(upstream[0]), int(upstream[1])), name=name, listen=listen
         )
         run.ctx.on_close(f"proxy {name!r}", proxy.close)
+        run.ctx.proxies[name] = proxy
         for toxic in self.toxics:
+            run.ctx.before_fault(proxy, toxic.type)
             proxy.add_toxic(
                 toxic.type,
                 name=toxic.name,
@@ -356,7 +359,6 @@ class ProxyPeer(PeerBase):
                 toxicity=toxic.toxicity,
                 **toxic.attribute_values(),
             )
-        run.ctx.proxies[name] = proxy
         return proxy
 
 
