@@ -694,8 +694,7 @@ class ToxiproxyAPIServer:
     @property
     def url(self) -> str:
         """Base URL for clients, e.g. ``http://127.0.0.1:8474`` (brackets for IPv6)."""
-        host, port = self.address
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return f"http://{format_address(self.address)}"
 
     def __enter__(self) -> Self:
         return self.start()

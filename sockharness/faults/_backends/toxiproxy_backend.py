@@ -78,7 +78,7 @@ def toxiproxy_unavailable_reason(url: str | None) -> str | None:
         host, port = parse_toxiproxy_url(url)
     except ValueError as exc:
         return str(exc)
-    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    base = f"http://{format_address((host, port))}"
     # No proxy handler: a loopback server must never be reached through an HTTP proxy from the environment.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
