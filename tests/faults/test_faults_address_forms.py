@@ -110,3 +110,15 @@ def test_fault_proxy_fixture_refuses_a_name_that_cannot_work(fault_proxy: Any) -
         fault_proxy("localhost")
     with pytest.raises(ValueError, match=r"fault_proxy\(upstream=...\).*names the host 'db'"):
         fault_proxy("db:5432")
+
+
+# -- the engine's reading: Toxiproxy's host:port on top of the one parser ------------------------------------
+def test_the_engine_reads_host_port_as_toxiproxy_does() -> None:
+    from sockharness.faults._engine.checks import split_host_port
+
+    assert split_host_port(":8474") == ("", 8474)  # Go's empty host: every interface
+    assert split_host_port("[::1]:80") == ("::1", 80)
+    assert split_host_port("localhost:80") == ("localhost", 80)  # resolved by the engine, as Toxiproxy does
+    for text in ("bad", "::1:80", "127.0.0.1:http", "127.0.0.1:70000"):
+        with pytest.raises(ValueError, match=text.replace("[", r"\[")):
+            split_host_port(text)

@@ -94,6 +94,15 @@ def test_a_fault_added_mid_connection_is_tolerated_by_the_running_script(tcp_ser
     assert "(tolerated)" in str(server.transcripts[0])
 
 
+def test_a_fault_in_front_of_a_chain_reaches_the_server_behind_it(tcp_server, fault_proxy, tcp_client):
+    server = tcp_server([Recv(10)])
+    front = fault_proxy(fault_proxy(server))  # client -> front -> back -> server
+    front.add_toxic("reset_peer", stream="upstream", timeout=0)
+    tcp_client(front, timeout=WAIT).sendall(b"ping")
+    server.wait_done(WAIT)  # the back proxy passed the cut on: tolerated, not a failure
+    assert "(tolerated)" in str(server.transcripts[0])
+
+
 def test_an_updated_toxic_is_injected_again(own_registry, fault_proxy, tcp_client):
     server = ScriptedTCPServer([Recv(10)], registry=own_registry).start()
     proxy = fault_proxy(server)
