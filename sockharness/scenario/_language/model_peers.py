@@ -349,7 +349,6 @@ class ProxyPeer(PeerBase):
             (str(upstream[0]), int(upstream[1])), name=name, listen=listen
         )
         run.ctx.on_close(f"proxy {name!r}", proxy.close)
-        run.ctx.proxies[name] = proxy
         for toxic in self.toxics:
             run.ctx.before_fault(proxy, toxic.type)
             proxy.add_toxic(
@@ -359,6 +358,7 @@ class ProxyPeer(PeerBase):
                 toxicity=toxic.toxicity,
                 **toxic.attribute_values(),
             )
+        run.ctx.proxies[name] = proxy
         return proxy
 
 
