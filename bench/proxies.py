@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.procs import Child, ChildError, read_line, wait_until
+from sockharness.peers._addresses import format_address, parse_host_port
 
 Address = tuple[str, int]
 DEFAULT_TOXIPROXY = "/root/go/bin/server"
@@ -168,10 +169,9 @@ class ToxiproxyDriver(Driver):
         created = self.request(
             "POST",
             "/proxies",
-            {"name": name, "listen": "127.0.0.1:0", "upstream": f"{upstream[0]}:{upstream[1]}"},
+            {"name": name, "listen": "127.0.0.1:0", "upstream": format_address(upstream)},
         )
-        host, _, port = str(created["listen"]).rpartition(":")
-        return name, (host, int(port))
+        return name, parse_host_port(str(created["listen"]))
 
     def add_toxic(self, proxy_id: str, toxic: Toxic) -> str:
         name = f"{toxic.type}_{toxic.stream}_{uuid.uuid4().hex[:6]}"

@@ -7,6 +7,8 @@ from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from sockharness.faults._engine.toxics import ToxicSpec
+from sockharness.faults._errors import BadRequest
+from sockharness.peers._addresses import coerce_address, format_address
 
 
 @runtime_checkable
@@ -20,6 +22,16 @@ class FaultProxy(Protocol):
     @property
     def address(self) -> tuple[str, int]:
         """Where clients connect (the resolved listen address)."""
+        ...
+
+    @property
+    def host(self) -> str:
+        """``address[0]``: the listen IP, as a peer's ``.host``."""
+        ...
+
+    @property
+    def port(self) -> int:
+        """``address[1]``: the listen port, as a peer's ``.port``."""
         ...
 
     @property
@@ -84,33 +96,32 @@ class FaultBackend(Protocol):
         ...
 
     def create_proxy(
-        self, upstream: tuple[str, int] | str, *, name: str | None = None, listen: str = "127.0.0.1:0"
-    ) -> FaultProxy: ...
+        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0"
+    ) -> FaultProxy:
+        """A proxy in front of ``upstream``: ``(host, port)``, ``"host:port"``, ``"[::1]:port"``, a peer, a
+        proxy or anything with ``.address`` (see :func:`upstream_text`)."""
+        ...
 
     def reset(self) -> None: ...
 
     def close(self) -> None: ...
 
 
-def format_address(address: tuple[str, int] | str) -> str:
-    """``("::1", 80)`` -> ``"[::1]:80"``; strings pass unchanged (Toxiproxy's host:port notation)."""
-    if isinstance(address, str):
-        return address
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+def upstream_text(upstream: object, *, argument: str = "create_proxy(upstream=...)") -> str:
+    """A proxy's upstream as Toxiproxy's ``host:port`` text, from every form a peer accepts: ``(host, port)``,
+    ``"host:port"``, ``"[::1]:port"``, a peer, a proxy, anything with ``.address``.
+
+    A value that cannot work (no port, a host name the harness would have to resolve) raises here rather
+    than as resets later: a wrong type TypeError, a wrong value :class:`BadRequest`, worded as the HTTP API
+    words it."""
+    try:
+        address = coerce_address(upstream, argument=argument)
+    except ValueError as error:
+        shown = (
+            upstream if isinstance(upstream, str) else format_address(getattr(upstream, "address", upstream))
+        )
+        raise BadRequest(f'bad request body: upstream "{shown}" is not an address here: {error}') from None
+    return format_address(address)
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """``"127.0.0.1:80"`` / ``"[::1]:80"`` / ``"localhost:80"`` -> ``(host, port)``; ValueError names it."""
-    host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ValueError(f"address {text!r} is not host:port")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    port = int(port_text)
-    if port > 65535:
-        raise ValueError(f"address {text!r}: port {port} is out of range")
-    return host, port
-
-
-__all__ = ["FaultBackend", "FaultProxy", "format_address", "parse_address"]
+__all__ = ["FaultBackend", "FaultProxy", "upstream_text"]

@@ -52,6 +52,9 @@ class PeerBase:
 
     #: (host, port) or (host, port, flowinfo, scope_id): getsockname() of the listening/bound socket.
     address: tuple[Any, ...]
+    #: A scripted peer's disconnect (reset, early EOF) ends its script quietly; read when the disconnect
+    #: happens, so setting it reaches connections already running (an injected fault sets it).
+    tolerate_disconnects: bool = False
 
     def __init__(self, *, name: str, registry: Registry | None) -> None:
         self.name = name
@@ -242,7 +245,11 @@ class PeerBase:
         """Run a connection's script in this thread: every failure is recorded (never lost in the thread)
         and the socket is closed at the end, whatever happened."""
         runner = ScriptRunner(
-            sock, script, transcript, self._stop_event, tolerate_disconnects=tolerate_disconnects
+            sock,
+            script,
+            transcript,
+            self._stop_event,
+            tolerate_disconnects=lambda: tolerate_disconnects or self.tolerate_disconnects,
         )
         try:
             runner.run()

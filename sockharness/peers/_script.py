@@ -12,7 +12,7 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sockharness._errnos import describe_exception
 from sockharness.peers._steps import (
@@ -86,13 +86,17 @@ class ScriptRunner:
         transcript: Transcript,
         stop: threading.Event,
         *,
-        tolerate_disconnects: bool = False,
+        tolerate_disconnects: bool | Callable[[], bool] = False,
     ) -> None:
         self.sock = sock
         self.steps = tuple(steps)
         self.transcript = transcript
         self.stop = stop
-        self.tolerate_disconnects = tolerate_disconnects
+        #: Asked when a disconnect happens (not when the script starts), so a peer told mid-connection that
+        #: a fault will cut it tolerates the cut.
+        self.tolerates_disconnects: Callable[[], bool] = (
+            tolerate_disconnects if callable(tolerate_disconnects) else lambda: tolerate_disconnects
+        )
         self.closed = False
 
     def run(self) -> None:
@@ -110,7 +114,7 @@ class ScriptRunner:
                 if self.stop.is_set():
                     self.transcript.record_event(f"stopped during {step!r}")
                     return
-                if self.tolerate_disconnects and failure.disconnected:
+                if failure.disconnected and self.tolerates_disconnects():
                     self.transcript.record_event(f"{step!r}: {failure.problem}; connection ends (tolerated)")
                     return
                 failure.index, failure.step = index, step
@@ -120,7 +124,7 @@ class ScriptRunner:
                 if self.stop.is_set():
                     self.transcript.record_event(f"stopped during {step!r} ({describe_exception(exc)})")
                     return
-                if self.tolerate_disconnects and isinstance(exc, ConnectionError):
+                if isinstance(exc, ConnectionError) and self.tolerates_disconnects():
                     self.transcript.record_event(
                         f"{step!r}: {describe_exception(exc)}; connection ends (tolerated)"
                     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sockharness._seeds import fresh_seed
+from sockharness.peers import PeerBase, PeerError
 from sockharness.scenario._language.loader import DEFAULT_MAX_BYTES, LoadedFile, load_path
 from sockharness.scenario._language.model import Scenario
 from sockharness.scenario._run.context import RunOptions, ScenarioContext
@@ -119,19 +120,36 @@ class ScenarioPeers:
             if check is not None:
                 check()
 
-    def close(self) -> None:
+    def close(self, *, check: bool = True) -> None:
+        """Stop every peer and delete the proxies, then (with ``check``) raise what went wrong as the peer
+        fixtures do at teardown: a peer failure the test did not already see through :meth:`check` (its
+        PeerError alone, or every problem in one AssertionError), and teardown problems."""
+        __tracebackhide__ = True
         if self._closed:
             return
         self._closed = True
-        problems = self._ctx.close()
+        started = [peer for peer in self._ctx.peers.values() if isinstance(peer, PeerBase)]
+        problems = [f"scenario {self.scenario.name!r}: teardown problem: {p}" for p in self._ctx.close()]
+        if not check:
+            return
+        first_error: PeerError | None = None
+        for peer in started:
+            try:
+                peer.check_unreported()
+            except PeerError as error:
+                first_error = first_error or error
+                problems.insert(0, str(error))
+        if first_error is not None and len(problems) == 1:
+            raise first_error
         if problems:
-            raise RuntimeError(f"scenario {self.scenario.name!r}: teardown problems: {'; '.join(problems)}")
+            raise AssertionError("\n\n".join(problems))
 
     def __enter__(self) -> ScenarioPeers:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        # A failure inside the block is the one to see: the peers' own is raised only when it ended well.
+        self.close(check=exc_type is None)
 
 
 def start_scenario_peers(
@@ -157,8 +175,5 @@ def scenario_peers(
     path: str | Path | LoadedFile, name: str, *, seed: int | None = None
 ) -> Iterator[ScenarioPeers]:
     """Context manager form of :func:`start_scenario_peers`: the peers stop when the block ends."""
-    handle = start_scenario_peers(path, name, seed=seed)
-    try:
+    with start_scenario_peers(path, name, seed=seed) as handle:
         yield handle
-    finally:
-        handle.close()

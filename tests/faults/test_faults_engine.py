@@ -18,9 +18,9 @@ from sockharness.faults._errors import (
     ToxicExists,
     ToxicNotFound,
 )
-from sockharness.faults._interface import parse_address
 from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import EchoServer
+from sockharness.peers._addresses import parse_host_port as parse_address
 from tests.support.socket_io import echo
 
 

@@ -79,6 +79,16 @@ def test_docs_table_has_one_row_per_toxic() -> None:
     assert "`delay` (µs, default 0)" in rows[list(TOXICS).index("slicer")]
 
 
+def test_the_toxics_that_cut_connections_are_marked_in_the_registry_and_the_table() -> None:
+    cutting = [name for name, toxic in TOXICS.items() if toxic.disconnects]
+    assert cutting == ["timeout", "reset_peer", "limit_data"]  # slow_close only delays a close already made
+    table = render_toxic_table()
+    assert "| cuts connections |" in table.splitlines()[0]
+    for row in (line for line in table.splitlines() if line.startswith("| `")):
+        name = re.match(r"\| `(\w+)`", row)[1]  # type: ignore[index]
+        assert ("| yes: scripted peers behind the proxy tolerate it |" in row) == (name in cutting), row
+
+
 def _scenario_texts() -> str:
     files = [*ROOT.glob("scenarios/**/*.yaml"), *ROOT.glob("tests/**/*.yaml")]
     return "\n".join(path.read_text(encoding="utf-8") for path in files)

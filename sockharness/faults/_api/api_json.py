@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sockharness.faults._engine.checks import split_host_port
 from sockharness.faults._engine.toxic_types import TOXICS, go_kind
 from sockharness.faults._engine.toxics import ToxicSpec
 from sockharness.faults._errors import FaultError, ListenError, MissingField, bad_request
-from sockharness.faults._interface import parse_address
 
 if TYPE_CHECKING:
     from sockharness.faults._engine.engine import EngineProxy
@@ -198,7 +198,7 @@ def check_listen(listen: str, *, creating: bool) -> None:
     it was; checking here keeps that guarantee whatever the engine does on a failed restart.
     """
     try:
-        parse_address(listen)
+        split_host_port(listen)
     except ValueError:
         detail = "missing port in address" if ":" not in listen else "invalid port"
         raise ListenError(f"{'listen tcp: ' if creating else ''}address {listen}: {detail}") from None

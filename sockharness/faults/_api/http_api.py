@@ -53,7 +53,7 @@ from sockharness import __version__
 from sockharness.faults._api.api_json import APIResponse, error_response
 from sockharness.faults._api.api_routes import ToxiproxyAPI
 from sockharness.faults._events import log_event
-from sockharness.faults._interface import format_address
+from sockharness.peers._addresses import format_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -694,8 +694,7 @@ class ToxiproxyAPIServer:
     @property
     def url(self) -> str:
         """Base URL for clients, e.g. ``http://127.0.0.1:8474`` (brackets for IPv6)."""
-        host, port = self.address
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        return f"http://{format_address(self.address)}"
 
     def __enter__(self) -> Self:
         return self.start()

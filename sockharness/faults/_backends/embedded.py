@@ -10,7 +10,8 @@ from contextlib import contextmanager, suppress
 from sockharness.faults._engine.engine import EngineProxy, FaultEngine
 from sockharness.faults._engine.toxics import ToxicSpec, toxic_update
 from sockharness.faults._errors import ProxyNotFound
-from sockharness.faults._interface import format_address, parse_address
+from sockharness.faults._interface import upstream_text
+from sockharness.peers._addresses import parse_host_port
 
 
 class EmbeddedProxy:
@@ -28,11 +29,19 @@ class EmbeddedProxy:
 
     @property
     def address(self) -> tuple[str, int]:
-        return parse_address(self._proxy.listen)
+        return parse_host_port(self._proxy.listen)
+
+    @property
+    def host(self) -> str:
+        return self.address[0]
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
 
     @property
     def upstream(self) -> tuple[str, int]:
-        return parse_address(self._proxy.upstream)
+        return parse_host_port(self._proxy.upstream)
 
     @property
     def enabled(self) -> bool:
@@ -110,13 +119,14 @@ class EmbeddedBackend:
         return self.engine.seed
 
     def create_proxy(
-        self, upstream: tuple[str, int] | str, *, name: str | None = None, listen: str = "127.0.0.1:0"
+        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0"
     ) -> EmbeddedProxy:
+        upstream_address = upstream_text(upstream)
         with self._lock:
             if name is None:
                 existing = self.engine.proxies()
                 name = next(f"proxy_{n}" for n in self._names if f"proxy_{n}" not in existing)
-            engine_proxy = self.engine.create_proxy(name, listen, format_address(upstream))
+            engine_proxy = self.engine.create_proxy(name, listen, upstream_address)
             proxy = EmbeddedProxy(self, engine_proxy)
             self._proxies.append(proxy)
             return proxy

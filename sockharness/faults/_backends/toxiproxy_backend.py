@@ -41,7 +41,8 @@ from sockharness.faults._errors import (
     ToxicExists,
     ToxicNotFound,
 )
-from sockharness.faults._interface import format_address, parse_address
+from sockharness.faults._interface import upstream_text
+from sockharness.peers._addresses import format_address, parse_host_port
 
 TOXIPROXY_URL_ENV = "TOXIPROXY_URL"
 _PROBE_TIMEOUT = 2.0
@@ -77,7 +78,7 @@ def toxiproxy_unavailable_reason(url: str | None) -> str | None:
         host, port = parse_toxiproxy_url(url)
     except ValueError as exc:
         return str(exc)
-    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    base = f"http://{format_address((host, port))}"
     # No proxy handler: a loopback server must never be reached through an HTTP proxy from the environment.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
@@ -126,10 +127,18 @@ class ToxiproxyProxy:
         self._backend = backend
         self._client = client_proxy
         self.name: str = client_proxy.name
-        self.address: tuple[str, int] = parse_address(client_proxy.listen)
-        self.upstream: tuple[str, int] = parse_address(client_proxy.upstream)
+        self.address: tuple[str, int] = parse_host_port(client_proxy.listen)
+        self.upstream: tuple[str, int] = parse_host_port(client_proxy.upstream)
         self.enabled: bool = bool(client_proxy.enabled)
         self._closed = False
+
+    @property
+    def host(self) -> str:
+        return self.address[0]
+
+    @property
+    def port(self) -> int:
+        return self.address[1]
 
     def add_toxic(
         self,
@@ -289,15 +298,15 @@ class ToxiproxyBackend:
         return _fault_error(status, body)
 
     def create_proxy(
-        self, upstream: tuple[str, int] | str, *, name: str | None = None, listen: str = "127.0.0.1:0"
+        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0"
     ) -> ToxiproxyProxy:
         """Create a proxy named ``<name or 'sockharness'>-<pid>-<random>``: unique on a shared server."""
         unique = f"{name or 'sockharness'}-{self._token}-{uuid.uuid4().hex[:6]}"
-        upstream_text = format_address(upstream)
+        upstream_address = upstream_text(upstream)
 
         # Not Toxiproxy().create(): it lists every proxy on the (shared) server first, and it turns a 500
         # (listen address in use) into a KeyError that loses the server's message.
-        body = {"name": unique, "listen": listen, "upstream": upstream_text, "enabled": True}
+        body = {"name": unique, "listen": listen, "upstream": upstream_address, "enabled": True}
         response = self._request("POST", "/proxies", body, expect=201)
         client_proxy = ClientProxy(**response.json())
         proxy = ToxiproxyProxy(self, client_proxy)

@@ -10,10 +10,19 @@ from __future__ import annotations
 import ipaddress
 
 from sockharness.faults._errors import BadRequest
-from sockharness.faults._interface import parse_address
+from sockharness.peers._addresses import parse_host_port
 
 #: Longest proxy or toxic name accepted: names travel in URLs, JSON and log lines.
 MAX_NAME_LENGTH = 256
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """``host:port`` as Toxiproxy reads it (Go's ``net.SplitHostPort``): the harness's one parser,
+    :func:`~sockharness.peers._addresses.parse_host_port`, plus the empty host Go allows (``":8474"``: every
+    interface). ValueError names the text."""
+    if text.startswith(":"):
+        return "", parse_host_port(f"0.0.0.0{text}")[1]
+    return parse_host_port(text)
 
 
 def check_name(name: str, what: str = "proxy") -> None:
@@ -48,7 +57,7 @@ def check_upstream(upstream: str) -> None:
     if any(0xD800 <= ord(char) <= 0xDFFF or not char.isprintable() for char in upstream):
         raise BadRequest(f'bad request body: upstream "{shown}" holds unprintable characters')
     try:
-        host, _port = parse_address(upstream)
+        host, _port = split_host_port(upstream)
     except ValueError:
         raise BadRequest(
             f'bad request body: upstream "{shown}" is not an address; expected host:port, '
@@ -90,4 +99,11 @@ def is_unspecified_ip(host: str) -> bool:
         return False
 
 
-__all__ = ["MAX_NAME_LENGTH", "check_name", "check_upstream", "is_loopback_ip", "is_unspecified_ip"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "check_name",
+    "check_upstream",
+    "is_loopback_ip",
+    "is_unspecified_ip",
+    "split_host_port",
+]

@@ -20,7 +20,13 @@ import time
 from collections.abc import Mapping
 
 from sockharness._seeds import fresh_seed
-from sockharness.faults._engine.checks import check_name, check_upstream, is_loopback_ip, is_unspecified_ip
+from sockharness.faults._engine.checks import (
+    check_name,
+    check_upstream,
+    is_loopback_ip,
+    is_unspecified_ip,
+    split_host_port,
+)
 from sockharness.faults._engine.connection import Connection
 from sockharness.faults._engine.reactor import EPOLLIN, Reactor
 from sockharness.faults._engine.toxics import STREAMS, ToxicSpec
@@ -34,7 +40,7 @@ from sockharness.faults._errors import (
     ToxicNotFound,
 )
 from sockharness.faults._events import engine_log, log_event
-from sockharness.faults._interface import format_address, parse_address
+from sockharness.peers._addresses import format_address
 
 ACCEPTS_PER_WAKEUP = 64
 ACCEPT_PAUSE = 0.05  # seconds without accepting after running out of descriptors
@@ -47,7 +53,7 @@ SockAddr = tuple[str, int]
 
 
 def _resolve(text: str, *, passive: bool) -> tuple[socket.AddressFamily, tuple[object, ...]]:
-    host, port = parse_address(text)
+    host, port = split_host_port(text)
     flags = socket.AI_PASSIVE if passive else 0
     infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, flags)
     family, _, _, _, sockaddr = infos[0]

@@ -203,6 +203,10 @@ class ToxicType:
     protocols: frozenset[ProxyProtocol] = frozenset({"tcp"})
     #: Only the embedded engine has it: a real-Toxiproxy backend refuses it at once.
     embedded_only: bool = False
+    #: It cuts connections (a reset, or a close the peers did not ask for): a scripted peer behind a proxy
+    #: it is injected into tolerates the disconnects instead of failing. ``slow_close`` is not one: it only
+    #: delays a close one side already made, which the peers see with or without the toxic.
+    disconnects: bool = False
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
@@ -359,6 +363,7 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             "Drops all data; closes the connection after the timeout (0: never).",
             (Attribute("timeout", _MS, "time before the close; 0 holds the data forever", required=True),),
             stage=lambda spec, start: TimeoutStage(spec, start.now),
+            disconnects=True,
         ),
         ToxicType(
             "reset_peer",
@@ -366,6 +371,7 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             "Resets both sides (RST) a timeout after the first data.",
             (Attribute("timeout", _MS, "time before the RST; 0 resets on the first data", required=True),),
             stage=lambda spec, start: ResetPeerStage(spec),
+            disconnects=True,
         ),
         ToxicType(
             "slicer",
@@ -385,6 +391,7 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             (Attribute("bytes", Unit.BYTES, "bytes passed before the close", required=True),),
             stage=_limit_data_stage,
             new_state=LimitDataState,
+            disconnects=True,
         ),
         ToxicType(
             "noop",
@@ -396,6 +403,12 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
         ),
     )
 }
+
+
+def cuts_connections(toxic: str) -> bool:
+    """Whether a toxic of this type cuts connections (see :attr:`ToxicType.disconnects`); raises
+    :class:`UnknownToxicType` for an unknown type, as every other surface does."""
+    return toxic_type(toxic).disconnects
 
 
 def toxic_type(name: object) -> ToxicType:
@@ -416,13 +429,14 @@ def _attribute_cell(attribute: Attribute) -> str:
 def render_toxic_table(toxics: Mapping[str, ToxicType] = TOXICS) -> str:
     """The docs' reference table of toxics, in markdown, from the registry."""
     lines = [
-        "| toxic | attributes | what it does | backends |",
-        "| --- | --- | --- | --- |",
+        "| toxic | attributes | what it does | cuts connections | backends |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for toxic in toxics.values():
         attributes = "<br>".join(_attribute_cell(attribute) for attribute in toxic.attributes) or "none"
+        cuts = "yes: scripted peers behind the proxy tolerate it" if toxic.disconnects else "no"
         backends = "embedded only" if toxic.embedded_only else "embedded, Toxiproxy"
-        lines.append(f"| `{toxic.name}` | {attributes} | {toxic.summary} | {backends} |")
+        lines.append(f"| `{toxic.name}` | {attributes} | {toxic.summary} | {cuts} | {backends} |")
     return "\n".join(lines) + "\n"
 
 
@@ -436,6 +450,7 @@ __all__ = [
     "Unit",
     "UnknownToxicType",
     "UnsupportedToxic",
+    "cuts_connections",
     "go_kind",
     "parse_toxicity",
     "render_toxic_table",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 from pydantic import Field
 
+from sockharness.faults._injected import toxic_type_named
 from sockharness.scenario._actions.args import Args, with_shorthand
 from sockharness.scenario._actions.base import Action, Environment, ScenarioSetupError, Use, register
 from sockharness.scenario._language.model_toxics import Toxic, ToxicBase
@@ -120,7 +121,9 @@ class AddToxicAction(Action[ToxicBase, NewToxic]):
         return NewToxic(args.proxy, args.type, args.name, args.stream, args.toxicity, args.attribute_values())
 
     def call(self, ctx: ScenarioContext, resolved: NewToxic) -> str:
-        name: str = ctx.proxy(resolved.proxy).add_toxic(
+        proxy = ctx.proxy(resolved.proxy)
+        ctx.before_fault(proxy, resolved.type)
+        name: str = proxy.add_toxic(
             resolved.type,
             name=resolved.name,
             stream=resolved.stream,
@@ -155,7 +158,11 @@ class UpdateToxicAction(Action[UpdateToxicArgs, ToxicUpdate]):
         return ToxicUpdate(args.proxy, args.name, dict(args.attributes))
 
     def call(self, ctx: ScenarioContext, resolved: ToxicUpdate) -> None:
-        ctx.proxy(resolved.proxy).update_toxic(resolved.name, **resolved.attributes)
+        proxy = ctx.proxy(resolved.proxy)
+        toxic = toxic_type_named(proxy, resolved.name)
+        if toxic is not None:
+            ctx.before_fault(proxy, toxic)
+        proxy.update_toxic(resolved.name, **resolved.attributes)
 
 
 class RemoveToxicArgs(ProxyRefArgs):
@@ -205,7 +212,9 @@ class ProxyDownAction(_ProxySwitch):
     summary = "disable a proxy peer: connections are closed and new ones refused (`proxy_down: px`)"
 
     def call(self, ctx: ScenarioContext, resolved: OnProxy) -> None:
-        ctx.proxy(resolved.proxy).disable()
+        proxy = ctx.proxy(resolved.proxy)
+        ctx.before_fault(proxy, None)
+        proxy.disable()
 
 
 @register

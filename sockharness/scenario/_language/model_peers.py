@@ -265,9 +265,9 @@ class UdpClosedPortPeer(PeerBase):
 # --- scripted peers --------------------------------------------------------------------------------------
 
 _TOLERATE_DOC: Final = (
-    "a reset, broken pipe or early EOF ends a connection's script quietly instead of failing the peer: "
-    "for a peer behind a proxy whose faults (reset_peer, timeout, limit_data, down) cut connections "
-    "on purpose"
+    "a reset, broken pipe or early EOF ends a connection's script quietly instead of failing the peer; "
+    "not needed behind a proxy peer of this scenario, whose faults (reset_peer, timeout, limit_data, "
+    "down) make the peers at its ends tolerate them by themselves"
 )
 
 
@@ -321,6 +321,7 @@ class TcpClientPeer(PeerBase):
             name=name,
             registry=run.ctx.registry,
         )
+        run.ctx.injected.follow(client)  # aimed at a proxy already faulted: it tolerates that fault too
         return run.start(name, client)
 
 
@@ -349,6 +350,7 @@ class ProxyPeer(PeerBase):
         )
         run.ctx.on_close(f"proxy {name!r}", proxy.close)
         for toxic in self.toxics:
+            run.ctx.before_fault(proxy, toxic.type)
             proxy.add_toxic(
                 toxic.type,
                 name=toxic.name,

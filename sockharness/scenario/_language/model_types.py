@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema, mode
 from pydantic_core import PydanticCustomError
 
 from sockharness._units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
+from sockharness.peers._addresses import parse_host_port
 from sockharness.scenario._language.errors import describe_value, did_you_mean
 
 __all__ = [
@@ -80,7 +81,6 @@ _NAME_RE = re.compile(NAME_PATTERN)
 _VARIABLE_RE = re.compile(VARIABLE_PATTERN)
 _VARIABLE_PARTS_RE = re.compile(r"\[(-?[0-9]+)\]")
 _ERRNO_RE = re.compile(ERRNO_NAME_PATTERN)
-_HOST_PORT_RE = re.compile(r"^(?:\[(?P<v6>[^\]]*)\]|(?P<host>[^:\[\]]+)):(?P<port>[0-9]+)$")
 
 
 def fail(detail: str, *, subpath: Sequence[str | int] = (), at_key: bool = False) -> PydanticCustomError:
@@ -287,11 +287,11 @@ def _parse_address(value: object) -> AddressSpec:
         return AddressSpec(text=value, variable=value)
     if _NAME_RE.match(value):
         return AddressSpec(text=value, ref=value)
-    match = _HOST_PORT_RE.match(value)
-    if match is None:
-        raise ValueError(f"expected {expected}, got {value!r}")
-    host = match["v6"] if match["v6"] is not None else match["host"]
-    return AddressSpec(text=value, literal=(host, int(match["port"])))
+    try:
+        host, port = parse_host_port(value)  # the one parser every entry point uses
+    except ValueError as error:
+        raise ValueError(f"expected {expected}, got {value!r}: {error}") from None
+    return AddressSpec(text=value, literal=(host, port))
 
 
 def parse_variable(text: str) -> tuple[str, tuple[int, ...]]:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sockharness.faults._injected import InjectedFaults
+from sockharness.peers._addresses import format_address
 from sockharness.peers._registry import Registry
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ class ScenarioContext:
     packet_faults: PacketFaults | None = None  # created on first use in netns mode
     scenario_seed: int | None = None  # derived from (run seed, file, scenario): seeds the embedded engine
     final_transcripts: str = ""  # every peer's transcript as it was when close() had stopped them
+    injected: InjectedFaults = field(default_factory=InjectedFaults)  # faults that cut connections
     _proxy_notes: dict[str, str] = field(default_factory=dict)
     _closed: bool = False
     _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
@@ -86,6 +89,13 @@ class ScenarioContext:
         except KeyError:
             known = ", ".join(sorted(self.proxies)) or "none"
             raise ScenarioSetupError(f"no proxy peer named {name!r} (proxy peers: {known})") from None
+
+    def before_fault(self, proxy: Any, toxic: str | None) -> None:
+        """Say that ``toxic`` (a toxic type; None: the proxy goes down) is about to be injected on ``proxy``:
+        if it cuts connections, the scripted peers at the proxy's ends (its upstream server, the tcp_client
+        peers aimed at it, through chained proxies) tolerate disconnects from now on. Every place that
+        injects a fault (a proxy peer's toxics, add_toxic, update_toxic, proxy_down, a phase) calls this."""
+        self.injected.inject(proxy, toxic, peers=self.peers.values(), proxies=self.proxies.values())
 
     def transcripts(self) -> str:
         """Every peer's transcript, rendered, for failure messages."""
@@ -145,8 +155,7 @@ def _describe_proxy(name: str, proxy: Any) -> str:
             f"{t.name}={t.type}/{t.stream} {t.attributes} toxicity={t.toxicity:g}" for t in proxy.toxics()
         )
         state = "enabled" if proxy.enabled else "disabled"
-        listen = f"{proxy.address[0]}:{proxy.address[1]}"
-        upstream = f"{proxy.upstream[0]}:{proxy.upstream[1]}"
+        listen, upstream = format_address(proxy.address), format_address(proxy.upstream)
         return f"--- proxy {name}: {listen} -> {upstream}, {state}, toxics: {toxics or 'none'} ---"
     except Exception as exc:  # a proxy that is already gone still must not hide the real failure
         return f"--- proxy {name}: state unavailable ({type(exc).__name__}: {exc}) ---"

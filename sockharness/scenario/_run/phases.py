@@ -25,6 +25,7 @@ def phase_faults(ctx: ScenarioContext, phase: Phase) -> Iterator[None]:
     try:
         for toxic in phase.toxics:
             proxy = ctx.proxy(str(toxic.proxy))
+            ctx.before_fault(proxy, toxic.type)
             added = proxy.add_toxic(
                 toxic.type,
                 name=toxic.name,
@@ -37,6 +38,7 @@ def phase_faults(ctx: ScenarioContext, phase: Phase) -> Iterator[None]:
             )
         for name in phase.down:
             proxy = ctx.proxy(str(name))
+            ctx.before_fault(proxy, None)
             proxy.disable()
             undo.append((f"re-enable proxy {name!r}", proxy.enable))
         yield

@@ -12,6 +12,7 @@ from collections.abc import Sized
 from typing import Final
 
 from sockharness._errnos import describe_errno, describe_exception
+from sockharness.peers._addresses import format_address
 
 __all__ = ["ErrnoCode", "render"]
 
@@ -49,7 +50,7 @@ def render(value: object, *, readable: bool = False, limit: int = RENDER_LIMIT) 
     if readable and isinstance(value, tuple) and len(value) >= 2:
         host, port = value[0], value[1]
         if isinstance(host, str) and isinstance(port, int) and not isinstance(port, bool):
-            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            return format_address(value)
     if isinstance(value, memoryview):
         value = bytes(value)
     text = repr(value)
