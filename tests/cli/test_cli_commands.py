@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from sockharness.scenario._commands import (
     builtin_scenarios_dir,
     split_run_arguments,
 )
+from tests.support.cli import run_sockharness as _sockharness
 
 PASSING = """
 scenarios:
@@ -66,17 +65,6 @@ def _file(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
     return path
-
-
-def _sockharness(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sockharness", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _parse(*argv: str) -> tuple[argparse.Namespace, list[str], list[str]]:

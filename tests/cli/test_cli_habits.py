@@ -21,6 +21,7 @@ from sockharness.scenario._commands import (
     xdist_problem,
     yaml_files,
 )
+from tests.support.cli import run_sockharness as _sockharness
 
 GOOD = """
 scenarios:
@@ -50,17 +51,6 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
-
-
-def _sockharness(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sockharness", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_version_names_the_installed_distribution(tmp_path: Path) -> None:
