@@ -2,9 +2,11 @@
 
 The schema is generated from the pydantic models, converted to draft-07 (``definitions`` instead of
 ``$defs``, array ``items`` instead of ``prefixItems``) because that is what YAML editors
-(yaml-language-server, PyCharm) understand. It checks structure; names that must refer to something
-declared elsewhere (sockets, peers, variables), errno/constant names, and duplicates are checked only by
-the loader (:func:`validate_paths`). ``sockharness/scenario/schema.json`` is the generated file, shipped.
+(yaml-language-server, PyCharm) understand, and then arranged for what editors show (see "what editors
+show" below; tests/scenario/test_editor_lsp.py checks it in the real yaml-language-server). It checks
+structure; names that must refer to something declared elsewhere (sockets, peers, variables), errno and
+constant names, and duplicates are checked only by the loader (:func:`validate_paths`).
+``sockharness/scenario/_language/schema.json`` is the generated file, shipped.
 
 Regenerate after changing the model: ``python -m sockharness.scenario._language.schema --write``.
 """
@@ -165,7 +167,7 @@ def _registry_dispatch(definitions: dict[str, Any]) -> dict[frozenset[str], dict
         "step", steps, EXPECTATION_KEYS, "One step: exactly one action key, plus optional expectations."
     )
     definitions["ScriptStep"] = _key_dispatch(
-        "script step", scripts, (), "One step of a peer's script: a one-key mapping, or a bare word."
+        "script step", scripts, (), "One step of a peer's script as a one-key mapping (`recv: 5`)."
     )
     definitions["Peer"] = _value_dispatch(
         "kind", "peer kind", peers, "A peer: its `kind` and that kind's keys."
