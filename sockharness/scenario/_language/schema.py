@@ -204,19 +204,19 @@ def _is_bare_words(node: Any, words: Iterable[str]) -> bool:
 
 
 def _unit_string(node: dict[str, Any]) -> dict[str, Any]:
+    if "patternErrorMessage" in node:
+        return node  # explained already, as a member of a nested union
     noun, examples = _UNIT_STRINGS[node["pattern"]]
+    said = node.get("description")  # what a plain number means here (seconds, milliseconds, bytes)
     return {
         **node,
-        **_described(f"{noun} as a string with a unit: {examples}"),
+        **_described(f"{said} ({examples})" if said else f"{noun} as a string with a unit: {examples}"),
         "patternErrorMessage": f"not {noun}: write a number with a unit, such as {examples}",
     }
 
 
-def _patterned_first(members: list[Any]) -> list[Any]:
-    """A union flattened, with its patterned strings (durations, sizes, errno names) first and explained.
-
-    An editor keeps the first of equally failing branches, so a wrong string is then reported against the
-    strings the value may be, not as a wrong type ("Expected number | null")."""
+def _flattened(members: list[Any]) -> list[Any]:
+    """A union's members with nested unions lifted into it (their description goes to each member)."""
     flat: list[Any] = []
     for member in members:
         nested = member.get("anyOf") if isinstance(member, dict) else None
@@ -225,11 +225,18 @@ def _patterned_first(members: list[Any]) -> list[Any]:
             flat.extend({**said, **item} for item in nested)
         else:
             flat.append(member)
-    units = [
-        _unit_string(member) for member in flat if _patterned(member) and member["pattern"] in _UNIT_STRINGS
-    ]
-    patterned = [member for member in flat if _patterned(member) and member["pattern"] not in _UNIT_STRINGS]
-    return [*units, *patterned, *(member for member in flat if not _patterned(member))]
+    return flat
+
+
+def _patterned_first(members: list[Any]) -> list[Any]:
+    """A flat union with its patterned strings (durations, sizes, errno names) first, units explained.
+
+    An editor keeps the first of equally failing branches, so a wrong string is then reported against the
+    strings the value may be, not as a wrong type ("Expected number | null")."""
+    units = [member for member in members if _patterned(member) and member["pattern"] in _UNIT_STRINGS]
+    patterned = [member for member in members if _patterned(member) and member not in units]
+    rest = [member for member in members if not _patterned(member)]
+    return [*(_unit_string(member) for member in units), *patterned, *rest]
 
 
 def _patterned(member: Any) -> bool:
@@ -332,7 +339,8 @@ def _for_editors(node: Any, unions: dict[frozenset[str], dict[str, Any]]) -> Any
         elif key in ("properties", "definitions", "patternProperties") and isinstance(value, dict):
             result[key] = {name: _for_editors(item, unions) for name, item in value.items()}
         elif key == "anyOf" and isinstance(value, list):
-            result[key] = _patterned_first(_for_editors(value, unions))
+            members = _for_editors(_flattened(value), unions)
+            result[key] = _patterned_first(_flattened(members))
         elif key == "description" and isinstance(value, str):
             result.update(_described(value))
         else:
