@@ -208,6 +208,24 @@ def test_malformed_file_shows_its_message_on_its_line(
         )
 
 
+#: What an editor says when a schema leaves it nothing better: never shown on the corpora.
+CONFUSING = (
+    "Matches multiple schemas when only one must validate",
+    "Matches a schema that is not allowed",
+    "String does not match the pattern of",
+)
+
+
+def test_no_confusing_message_on_either_corpus(shown: dict[Path, list[Diagnostic]]) -> None:
+    confusing = [
+        f"{path.name}:{item.line + 1}: {item.message}"
+        for path, found in shown.items()
+        for item in found
+        if item.message.startswith(CONFUSING)
+    ]
+    assert confusing == []
+
+
 @pytest.mark.parametrize("path", MALFORMED, ids=[path.stem for path in MALFORMED])
 def test_validate_flags_every_malformed_file(path: Path) -> None:
     with pytest.raises(ScenarioError):

@@ -211,7 +211,9 @@ def _unit_string(node: dict[str, Any]) -> dict[str, Any]:
     return {
         **node,
         **_described(f"{said} ({examples})" if said else f"{noun} as a string with a unit: {examples}"),
-        "patternErrorMessage": f"not {noun}: write a number with a unit, such as {examples}",
+        # errorMessage too: an editor reports a wrong number (-1) against the first branch, this one.
+        "patternErrorMessage": f"not {noun}: write a number (0 or more) or a string with a unit: {examples}",
+        "errorMessage": f"not {noun}: write a number (0 or more) or a string with a unit: {examples}",
     }
 
 
@@ -235,8 +237,21 @@ def _patterned_first(members: list[Any]) -> list[Any]:
     strings the value may be, not as a wrong type ("Expected number | null")."""
     units = [member for member in members if _patterned(member) and member["pattern"] in _UNIT_STRINGS]
     patterned = [member for member in members if _patterned(member) and member not in units]
-    rest = [member for member in members if not _patterned(member)]
-    return [*(_unit_string(member) for member in units), *patterned, *rest]
+    strings = [member for member in members if _is_string(member) and not _patterned(member)]
+    rest = [member for member in members if not _is_string(member)]
+    return [*(_unit_string(member) for member in units), *patterned, *strings, *rest]
+
+
+def _is_string(member: Any) -> bool:
+    return isinstance(member, dict) and (member.get("type") == "string" or "enum" in member)
+
+
+def _pattern_said(node: dict[str, Any], description: str | None) -> dict[str, Any]:
+    """A patterned string's failure in words, from its description or its union's, not as a regex."""
+    said = node.get("description", description)
+    if not _patterned(node) or "patternErrorMessage" in node or node["pattern"] in _UNIT_STRINGS or not said:
+        return node  # durations and sizes get their own words (_unit_string)
+    return {**node, "patternErrorMessage": f"expected {said}"}
 
 
 def _patterned(member: Any) -> bool:
@@ -324,6 +339,7 @@ def _for_editors(node: Any, unions: dict[frozenset[str], dict[str, Any]]) -> Any
         return {**unions[refs], **_for_editors(rest, unions)} if rest else unions[refs]
     if node.get("pattern") == ERRNO_NAME_PATTERN and node.get("type") == "string":
         return _errno_names(node)
+    node = _pattern_said(node, None)
     result: dict[str, Any] = {}
     for key, value in node.items():
         if key == "oneOf" and _exclusive_keys(value):
@@ -339,8 +355,9 @@ def _for_editors(node: Any, unions: dict[frozenset[str], dict[str, Any]]) -> Any
         elif key in ("properties", "definitions", "patternProperties") and isinstance(value, dict):
             result[key] = {name: _for_editors(item, unions) for name, item in value.items()}
         elif key == "anyOf" and isinstance(value, list):
-            members = _for_editors(_flattened(value), unions)
-            result[key] = _patterned_first(_flattened(members))
+            members = _flattened(_for_editors(_flattened(value), unions))
+            described = node.get("description")
+            result[key] = _patterned_first([_pattern_said(member, described) for member in members])
         elif key == "description" and isinstance(value, str):
             result.update(_described(value))
         else:
