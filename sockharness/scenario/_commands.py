@@ -142,6 +142,9 @@ def register(subparsers: Any) -> None:
     validate.set_defaults(func=validate_command)
 
     schema = subparsers.add_parser("schema", help="print the JSON Schema of scenario files")
+    schema.add_argument(
+        "--output", metavar="PATH", type=Path, help="write it to PATH (folders are created) instead of stdout"
+    )
     schema.set_defaults(func=schema_command)
 
 
@@ -407,5 +410,9 @@ def schema_command(namespace: argparse.Namespace) -> int:
     from sockharness.scenario._language.schema import schema_text
 
     text = schema_text()
+    if namespace.output is not None:
+        namespace.output.parent.mkdir(parents=True, exist_ok=True)
+        namespace.output.write_text(text, encoding="utf-8")
+        return EXIT_OK
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK

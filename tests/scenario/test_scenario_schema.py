@@ -10,10 +10,24 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
+from sockharness._errnos import known_errno_names
+from sockharness._units import DURATION_PATTERN, SIZE_PATTERN
+from sockharness.faults._engine.toxic_types import TOXICS
+from sockharness.scenario._actions import REGISTRY
+from sockharness.scenario._language.model_peers import PEER_KIND_CLASSES
 from sockharness.scenario._language.schema import SCHEMA_PATH, build_schema, main, schema_text, validate_paths
+from sockharness.scenario._language.script_steps import SCRIPT_STEPS
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((REPO / "scenarios").rglob("*.yaml"))
+#: Every correct scenario file in the repository: the schema must accept each (no false positives).
+SHIPPED = sorted(
+    [
+        *(REPO / "scenarios").rglob("*.yaml"),
+        *(REPO / "tests" / "data" / "user_scenarios").glob("*.yaml"),
+        *(REPO / "tests" / "data" / "editor" / "valid").glob("*.yaml"),
+    ]
+)
+EDITOR_MALFORMED = sorted((REPO / "tests" / "data" / "editor" / "malformed").glob("*.yaml"))
 CORPUS = Path(__file__).parents[1] / "data" / "scenario_malformed"
 MALFORMED = sorted(CORPUS.glob("*.yaml"))
 
@@ -96,6 +110,75 @@ def test_schema_accepts_shipped_scenarios(path: Path, validator: Draft7Validator
 
 def test_there_are_shipped_scenarios_to_check() -> None:
     assert SHIPPED, "the scenarios/ directory should hold the built-in scenario files"
+
+
+@pytest.mark.parametrize("path", EDITOR_MALFORMED, ids=[path.stem for path in EDITOR_MALFORMED])
+def test_schema_judges_the_editor_corpus(path: Path, validator: Draft7Validator) -> None:
+    """The editor corpus says per file whether the schema can see the mistake (``# editor: none`` when
+    only the loader can); the schema agrees, for any validator, not only the editor's."""
+    text = path.read_text(encoding="utf-8")
+    errors = list(validator.iter_errors(yaml.safe_load(text)))
+    if text.startswith("# editor: none"):
+        assert errors == []
+    else:
+        assert errors
+
+
+def _dispatch(schema: dict[str, Any], definition: str) -> dict[str, str]:
+    """What a dispatching definition picks: the key or value in each ``if``, to the ``then`` definition."""
+    picked: dict[str, str] = {}
+    for branch in schema["definitions"][definition]["allOf"]:
+        condition = branch["if"]
+        word = condition["required"][0]
+        if "properties" in condition:
+            word = condition["properties"][word]["const"]
+        picked[word] = branch["then"]["$ref"].split("/")[-1]
+    return picked
+
+
+def test_dispatch_follows_the_registries() -> None:
+    """One if/then per registry entry, so a new action, peer kind, script step or toxic type needs no
+    schema edit, and a mistake in one key is reported against that entry only."""
+    schema = build_schema()
+    assert set(_dispatch(schema, "Step")) == set(REGISTRY)
+    assert set(_dispatch(schema, "ScriptStep")) == {cls.key() for cls in SCRIPT_STEPS}
+    assert set(_dispatch(schema, "Peer")) == {cls.kind_name() for cls in PEER_KIND_CLASSES}
+    assert set(_dispatch(schema, "Toxic")) == set(TOXICS)
+    for definition in ("Step", "ScriptStep", "Peer", "Toxic"):
+        assert all(target in schema["definitions"] for target in _dispatch(schema, definition).values())
+    words = schema["definitions"]
+    assert words["PeerWord"]["enum"] == [cls.kind_name() for cls in PEER_KIND_CLASSES if cls.bare_word]
+    assert words["ScriptWord"]["enum"] == [cls.key() for cls in SCRIPT_STEPS if cls.bare_word]
+
+
+def test_schema_speaks_to_editors() -> None:
+    """No ``oneOf`` (its "matches multiple schemas" names nothing), every description also as Markdown
+    without RST double backticks, durations and sizes explained, errno names complete."""
+    text = schema_text()
+    assert '"oneOf"' not in text
+    schema = build_schema()
+    found: dict[str, list[Any]] = {"description": [], "markdownDescription": [], "errno_enums": []}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("description"), str):
+                found["description"].append(node["description"])
+                assert node.get("markdownDescription") == node["description"].replace("``", "`")
+            if node.get("pattern") in (DURATION_PATTERN, SIZE_PATTERN):
+                assert '"64KiB"' in node["patternErrorMessage"] or '"100ms"' in node["patternErrorMessage"]
+            if node.get("enum") and "ECONNREFUSED" in node["enum"]:
+                found["errno_enums"].append(node["enum"])
+            for key, value in node.items():
+                if key in ("properties", "definitions"):
+                    value = list(value.values())  # names of properties are not schema keywords
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    assert found["description"]
+    assert found["errno_enums"] and all(enum == known_errno_names() for enum in found["errno_enums"])
 
 
 def test_exclusion_lists_name_real_corpus_files() -> None:

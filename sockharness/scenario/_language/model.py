@@ -227,10 +227,22 @@ def _check_scenario_name(value: Any) -> str:
 
 
 OneLine = Annotated[
-    str, parsed_by(_check_one_line), WithJsonSchema({"type": "string", "pattern": r"^[^\n]*\S[^\n]*\n?$"})
+    str,
+    parsed_by(_check_one_line),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[^\n]*\S[^\n]*\n?$", "description": "one line of text, not blank"}
+    ),
 ]
 ScenarioName = Annotated[
-    str, parsed_by(_check_scenario_name), WithJsonSchema({"type": "string", "pattern": SCENARIO_NAME_PATTERN})
+    str,
+    parsed_by(_check_scenario_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": SCENARIO_NAME_PATTERN,
+            "description": "a scenario name of letters, digits, '_', '.', '+' or '-' (it is the pytest id)",
+        }
+    ),
 ]
 
 
