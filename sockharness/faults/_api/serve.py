@@ -79,7 +79,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="live connections one proxy carries at most; more are closed at once (default: 4096)",
+        help="live connections one proxy carries at most; more are closed at once (default: 16384)",
     )
     parser.set_defaults(func=run_serve)
 

@@ -46,7 +46,7 @@ ACCEPTS_PER_WAKEUP = 64
 ACCEPT_PAUSE = 0.05  # seconds without accepting after running out of descriptors
 #: Live connections one proxy carries at most; more are accepted and closed at once. It contains a loop
 #: the engine cannot see (A -> another process -> A), which would otherwise grow until the fd limit.
-DEFAULT_MAX_CONNECTIONS_PER_PROXY = 4096
+DEFAULT_MAX_CONNECTIONS_PER_PROXY = 16384
 REFUSAL_LOG_INTERVAL = 1.0  # seconds between two "connection refused: cap reached" warnings of a proxy
 
 SockAddr = tuple[str, int]

@@ -48,7 +48,9 @@ BUSY_POLL = 0.00005
 
 
 #: Descriptors the proxies never take, whatever they are asked to carry: the API, log files and the rest
-#: of the process keep working when a proxy loop or a connection flood reaches the limit.
+#: of the process keep working when a proxy loop or a connection flood reaches the limit. A fixed count,
+#: not a share of the limit: the API needs a few descriptors per request, and a share (1/8 of a 20,000
+#: limit is 2,500) would cost the proxies thousands of connections they can otherwise carry.
 MIN_FD_RESERVE = 128
 
 
@@ -64,7 +66,7 @@ def _fd_threshold() -> int:
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft > 1 << 20:
         soft = 1 << 20
-    return max(16, soft - max(MIN_FD_RESERVE, soft // 8))
+    return max(16, soft - MIN_FD_RESERVE)
 
 
 class TimerTarget(Protocol):
