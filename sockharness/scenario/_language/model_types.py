@@ -139,14 +139,14 @@ def parsed_by(function: Callable[[Any], object]) -> PlainValidator:
 def choice_parser(choices: type[StrEnum]) -> PlainValidator:
     """Validate a field holding one member of ``choices``, written as its value: the enum stays the one list
     of the allowed words (the layer that acts on them defines it), and the message names them as a Literal
-    would. Pair it with :func:`choice_schema`."""
+    would (in the loader's words for a Literal). Pair it with :func:`choice_schema`."""
     values = [member.value for member in choices]
-    listed = ", ".join(repr(value) for value in values[:-1]) + f" or {values[-1]!r}"
 
     def parse(value: object) -> StrEnum:
         if isinstance(value, str) and value in values:
             return choices(value)
-        raise ValueError(f"Input should be {listed}")
+        hint = did_you_mean(value, values)
+        raise ValueError(f"expected one of {', '.join(values)}, got {describe_value(value)}{hint}")
 
     return parsed_by(parse)
 
