@@ -47,16 +47,22 @@ def describe_value(value: object, limit: int = 60) -> str:
     return text
 
 
-def did_you_mean(word: object, candidates: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` when nothing is close."""
+def closest(word: object, candidates: Iterable[str]) -> str | None:
+    """The candidate ``word`` was probably meant as (a close spelling, or the same word in another case)."""
     if not isinstance(word, str):
-        return ""
+        return None
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     if not matches:
         folded = {candidate.lower(): candidate for candidate in candidates}
         if word.lower() in folded:
             matches = [folded[word.lower()]]
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: object, candidates: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest candidate, or ``""`` when nothing is close."""
+    match = closest(word, candidates)
+    return f" (did you mean {match!r}?)" if match is not None else ""
 
 
 _SHOWN_WIDTH = 100

@@ -417,11 +417,6 @@ def _finish(problems: list[Problem]) -> ScenarioError:
     return ScenarioError(unique)
 
 
-#: The sentences ``StrictModel`` raises for a key it does not know (pointing at the key).
-_UNKNOWN_KEY_MESSAGES: Final = ("unknown key ", "expected a text key")
-_SUGGESTION = re.compile(r"\(did you mean '([^']*)'\?\)")
-
-
 @dataclass(frozen=True)
 class _UnknownKey:
     path: KeyPath
@@ -432,17 +427,13 @@ class _UnknownKey:
 def _unknown_key(error: ErrorDetails) -> _UnknownKey | None:
     """The key an "unknown key" error names (and the key it was probably meant as), else None."""
     context: dict[str, Any] = dict(error.get("ctx") or {})
-    if error["type"] != "sockharness" or not context.get("at_key"):
-        return None
-    detail = str(context.get("detail", ""))
-    if not detail.startswith(_UNKNOWN_KEY_MESSAGES):
+    if error["type"] != "sockharness" or not context.get("unknown_key"):
         return None
     subpath = list(context.get("subpath", []))
     if len(subpath) != 1:
         return None
     parts = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("§"))]
-    suggestion = _SUGGESTION.search(detail)
-    return _UnknownKey((*parts, *subpath), suggestion[1] if suggestion else None)
+    return _UnknownKey((*parts, *subpath), context.get("meant"))
 
 
 def _set_aside(data: Any, unknown: _UnknownKey) -> KeyPath | None:

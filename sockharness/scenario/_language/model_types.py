@@ -23,7 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from sockharness._units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
 from sockharness.peers._addresses import parse_host_port
-from sockharness.scenario._language.errors import describe_value, did_you_mean
+from sockharness.scenario._language.errors import closest, describe_value, did_you_mean
 
 __all__ = [
     "ALLOWED_EXCEPTIONS",
@@ -83,13 +83,27 @@ _VARIABLE_PARTS_RE = re.compile(r"\[(-?[0-9]+)\]")
 _ERRNO_RE = re.compile(ERRNO_NAME_PATTERN)
 
 
-def fail(detail: str, *, subpath: Sequence[str | int] = (), at_key: bool = False) -> PydanticCustomError:
-    """Build the one error type the loader renders verbatim (``detail`` is the whole sentence)."""
+def fail(
+    detail: str,
+    *,
+    subpath: Sequence[str | int] = (),
+    at_key: bool = False,
+    unknown_key: bool = False,
+    meant: str | None = None,
+) -> PydanticCustomError:
+    """Build the one error type the loader renders verbatim (``detail`` is the whole sentence).
+
+    ``unknown_key`` marks a key the model does not know (``meant``: the key it was probably meant as), as
+    data the loader acts on, so it never has to read the sentence back."""
     context: dict[str, Any] = {"detail": detail}
     if subpath:
         context["subpath"] = list(subpath)
     if at_key:
         context["at_key"] = True
+    if unknown_key:
+        context["unknown_key"] = True
+        if meant is not None:
+            context["meant"] = meant
     return PydanticCustomError("sockharness", "{detail}", context)
 
 
@@ -118,9 +132,17 @@ class StrictModel(BaseModel):
         for key in data:
             if key not in allowed:
                 if not isinstance(key, str):
-                    raise fail(f"expected a text key, got {describe_value(key)}", subpath=[key], at_key=True)
-                hint = did_you_mean(key, allowed) or f" (expected one of: {', '.join(allowed)})"
-                raise fail(f"unknown key {key!r}{hint}", subpath=[key], at_key=True)
+                    raise fail(
+                        f"expected a text key, got {describe_value(key)}",
+                        subpath=[key],
+                        at_key=True,
+                        unknown_key=True,
+                    )
+                meant = closest(key, allowed)
+                hint = f" (did you mean {meant!r}?)" if meant else f" (expected one of: {', '.join(allowed)})"
+                raise fail(
+                    f"unknown key {key!r}{hint}", subpath=[key], at_key=True, unknown_key=True, meant=meant
+                )
         return data
 
 
