@@ -158,7 +158,8 @@ class ToxiproxyProxy:
         spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, target=target, **attributes)
         spec.check_backend("toxiproxy")
         spec.toxic_type.check_protocol("tcp")
-        given = {key: spec.attributes[key] for key in attributes}
+        # (an embedded-only attribute given at its default is left out: the server has no such field)
+        given = {key: spec.attributes[key] for key in attributes if key in spec.attributes}
         self._backend._call(
             lambda: self._client.add_toxic(
                 type=spec.type, name=spec.name, stream=stream, toxicity=spec.toxicity, attributes=given
