@@ -444,3 +444,39 @@ def test_the_toxiproxy_backend_refuses_embedded_only_faults_by_name(client_backe
     assert proxy.toxics() == []
     proxy.add_toxic("latency", latency=10, distribution="uniform")  # the default is what Toxiproxy does
     assert [toxic.attributes for toxic in proxy.toxics()] == [{"latency": 10, "jitter": 0}]
+
+
+# --- the connection log in a failure report ------------------------------------------------------------
+
+
+def test_a_failure_report_prints_the_connection_log_next_to_the_transcripts() -> None:
+    from sockharness.scenario._run.failure import ScenarioFailure
+    from sockharness.scenario._run.runner import run_scenario
+
+    text = textwrap.dedent(
+        """\
+        scenarios:
+          - name: the-client-expected-the-whole-echo
+            description: "fails on purpose: the cut keeps the echo short"
+            peers:
+              echo: echo
+              px:
+                kind: proxy
+                upstream: echo
+                backend: embedded
+                toxics: [{type: cut, stream: upstream, attributes: {bytes: 3, action: close}}]
+            steps:
+              - socket: {as: c}
+              - settimeout: {socket: c, value: 5s}
+              - connect: {socket: c, address: px}
+              - sendall: {socket: c, data: "hello"}
+              - recv_until: {socket: c, size: 5}
+                bytes: "hello"
+        """
+    )
+    with pytest.raises(ScenarioFailure) as failed:
+        run_scenario(load_text(text, "cut.yaml").scenarios[0], file="cut.yaml")
+    report = str(failed.value)
+    assert "--- proxy px connections ---" in report, report
+    assert "#1 from 127.0.0.1:" in report and "toxics cut_upstream" in report, report
+    assert "cut upstream at byte 3 (after the byte count): close" in report, report
