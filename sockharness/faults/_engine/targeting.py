@@ -186,6 +186,22 @@ def _client_host(value: object) -> str:
         ) from None
 
 
+def render_target_table() -> str:
+    """The docs' table of target keys, in markdown, from ``TARGET_KEYS`` and their summaries."""
+    lines = ["| key | value | what it selects |", "| --- | --- | --- |"]
+    for key in TARGET_KEYS:
+        if key == "client_host":
+            value = "an IP address"
+        elif key in _INDEX_KEYS:
+            value = "a connection index, from 1"
+        elif key == "client_port":
+            value = "a port, 1 to 65535"
+        else:
+            value = "bytes" if key == "after_bytes" else "milliseconds"
+        lines.append(f"| `{key}` | {value} | {TARGET_SUMMARIES[key]} |")
+    return "\n".join(lines) + "\n"
+
+
 def check_target_backend(target: Target, toxic: str, backend: str) -> None:
     """Refuse a target on a real Toxiproxy server, which would apply the toxic to every connection."""
     if backend != "embedded" and not target.is_everything:
@@ -204,5 +220,6 @@ __all__ = [
     "Target",
     "check_target_backend",
     "parse_target",
+    "render_target_table",
     "unknown_target_key",
 ]

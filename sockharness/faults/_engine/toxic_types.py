@@ -565,9 +565,7 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             "Delivers the stream exactly up to a cut point (after N bytes, or after the first match of a "
             "pattern), then resets, closes, half-closes, hangs or stalls.",
             (
-                Attribute(
-                    "bytes", Unit.BYTES, "bytes delivered before the cut (0 without a pattern: at once)"
-                ),
+                Attribute("bytes", Unit.BYTES, "bytes delivered before the cut (0: cut at the first byte)"),
                 Attribute(
                     "pattern",
                     Unit.TEXT,
@@ -593,7 +591,7 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
         ToxicType(
             "corrupt",
             "CorruptToxic",
-            "Flips one bit in a seeded fraction of the bytes and/or at chosen stream offsets; the "
+            "Flips bits in a seeded fraction of the bytes and/or at chosen stream offsets; the "
             "connection log names each offset changed.",
             (
                 Attribute(
