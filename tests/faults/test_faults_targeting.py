@@ -480,3 +480,50 @@ def test_a_failure_report_prints_the_connection_log_next_to_the_transcripts() ->
     assert "--- proxy px connections ---" in report, report
     assert "#1 from 127.0.0.1:" in report and "toxics cut_upstream" in report, report
     assert "cut upstream at byte 3 (after the byte count): close" in report, report
+
+
+def test_targets_work_in_phases_and_add_toxic_steps() -> None:
+    from sockharness.scenario._run.report import PASSED
+    from sockharness.scenario._run.runner import run_scenario
+
+    text = textwrap.dedent(
+        """\
+        scenarios:
+          - name: outage-for-one-connection-then-recovery
+            description: "a phase resets the next connection only; add_toxic corrupts the 2nd's byte 1"
+            peers:
+              echo: echo
+              px: {kind: proxy, upstream: echo, backend: embedded}
+            phases:
+              - name: flaky
+                toxics:
+                  - {proxy: px, type: cut, stream: upstream, attributes: {bytes: 0}, target: {nth: 1}}
+                steps:
+                  - socket: {as: a}
+                  - settimeout: {socket: a, value: 5s}
+                  - connect: {socket: a, address: px}
+                  - sendall: {socket: a, data: "x"}
+                  - recv: {socket: a, bufsize: 1}
+                    raises: {type: ConnectionResetError, errno: ECONNRESET}
+                  - add_toxic:
+                      {proxy: px, type: corrupt, attributes: {offsets: "1", mask: 1}, target: {nth: 1}}
+                  - socket: {as: b}
+                  - settimeout: {socket: b, value: 5s}
+                  - connect: {socket: b, address: px}
+                  - sendall: {socket: b, data: "aa"}
+                  - recv_until: {socket: b, size: 2}
+                    bytes: "a`"
+              - name: recovered
+                steps:
+                  - socket: {as: c}
+                  - settimeout: {socket: c, value: 5s}
+                  - connect: {socket: c, address: px}
+                  - sendall: {socket: c, data: "aa"}
+                  - recv_until: {socket: c, size: 2}
+                    bytes: "aa"
+                  - proxy_connections: px
+                    returns: 3
+        """
+    )
+    result = run_scenario(load_text(text, "phases.yaml").scenarios[0], file="phases.yaml")
+    assert result.status == PASSED
