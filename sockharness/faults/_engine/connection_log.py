@@ -33,8 +33,9 @@ class ConnectionRecord:
     started: float = field(repr=False, default=0.0)
     #: Toxics that acted on it (targeted and rolled in), in the order they started.
     toxics: list[str] = field(default_factory=list)
-    #: ``"+1.2ms cut downstream at byte 10 ...: reset"``: cut and corruption points, peers' FINs and RSTs.
-    events: list[str] = field(default_factory=list)
+    #: ``(seconds since the accept, what happened)``: cut and corruption points, peers' FINs and RSTs.
+    #: Kept raw (the relay adds them on the reactor thread); :attr:`events` formats them when read.
+    raw_events: list[tuple[float, str]] = field(default_factory=list, repr=False)
     #: Bytes delivered client -> upstream and upstream -> client (so far, while it is open).
     bytes_up: int = 0
     bytes_down: int = 0
@@ -42,14 +43,19 @@ class ConnectionRecord:
     ended: str | None = None
     duration: float | None = None
 
+    @property
+    def events(self) -> list[str]:
+        """``"+1.2ms cut downstream at byte 10 ...: reset"``, one line per event, oldest first."""
+        return [f"+{at * 1000:.1f}ms {text}" for at, text in self.raw_events]
+
     def note(self, text: str, now: float | None = None) -> None:
-        """Add an event, stamped with the time since the accept."""
-        if len(self.events) >= EVENTS_PER_CONNECTION:
-            if len(self.events) == EVENTS_PER_CONNECTION:
-                self.events.append("... (later events dropped)")
+        """Add an event, stamped with the time since the accept (formatted only when read)."""
+        events = self.raw_events
+        if len(events) >= EVENTS_PER_CONNECTION:
+            if len(events) == EVENTS_PER_CONNECTION:
+                events.append((events[-1][0], "... (later events dropped)"))
             return
-        at = (time.monotonic() if now is None else now) - self.started
-        self.events.append(f"+{at * 1000:.1f}ms {text}")
+        events.append(((time.monotonic() if now is None else now) - self.started, text))
 
     def end(self, how: str, now: float | None = None) -> None:
         if self.ended is None:
@@ -57,7 +63,7 @@ class ConnectionRecord:
             self.duration = (time.monotonic() if now is None else now) - self.started
 
     def snapshot(self) -> ConnectionRecord:
-        return copy.deepcopy(self)
+        return copy.deepcopy(self)  # a caller changing its copy never changes the log
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -66,7 +72,7 @@ class ConnectionRecord:
             "client": self.client,
             "accepted_at": round(self.accepted_at, 6),
             "toxics": list(self.toxics),
-            "events": list(self.events),
+            "events": self.events,
             "bytes_up": self.bytes_up,
             "bytes_down": self.bytes_down,
             "ended": self.ended,
