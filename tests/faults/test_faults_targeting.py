@@ -195,6 +195,38 @@ def test_a_time_window_starts_the_toxic_late_and_its_timeout_counts_from_the_ope
     assert facts.applied == ["timeout_downstream"]
 
 
+def test_an_update_keeps_the_cut_where_it_happened() -> None:
+    chain = _chain()
+    chain.add(ToxicSpec.build("cut", bytes=3, action="stall", stall=100), 0.0)
+    chain.feed(Chunk(DATA, b"abcdef", 0.0), 0.0)
+    assert _data(_drain(chain, 0.0)) == b"abc"
+    chain.update(ToxicSpec.build("cut", bytes=3, action="stall", stall=100), 0.05)
+    assert _data(_drain(chain, 0.05)) == b"def"  # an update releases what the old instance held
+    chain.feed(Chunk(DATA, b"ghijk", 0.06), 0.06)
+    assert _drain(chain, 0.06) == []  # still stalled: the cut is not counted again from zero
+    assert _data(_drain(chain, 0.1)) == b"ghijk"
+
+
+def test_an_update_keeps_the_byte_window_counting() -> None:
+    chain = _chain(ConnectionFacts(1, "127.0.0.1", 1, {"corrupt_downstream": 0}))
+    chain.add(ToxicSpec.build("corrupt", fraction=1, mask=0x01, target={"after_bytes": 5}), 0.0)
+    chain.feed(Chunk(DATA, b"\x00" * 3, 0.0), 0.0)
+    chain.update(ToxicSpec.build("corrupt", fraction=1, mask=0xFF, target={"after_bytes": 5}), 0.0)
+    chain.feed(Chunk(DATA, b"\x00" * 4, 0.0), 0.0)
+    assert _data(_drain(chain, 0.0)) == b"\x00" * 5 + b"\xff" * 2
+
+
+def test_after_ms_counts_from_the_accept_even_for_a_toxic_added_later() -> None:
+    facts = ConnectionFacts(1, "127.0.0.1", 1, {}, accepted_at=10.0)
+    chain = _chain(facts)
+    chain.add(ToxicSpec.build("cut", bytes=0, action="close", target={"after_ms": 200}), 10.15)
+    assert chain.next_due() == pytest.approx(10.2)
+    late = _chain(ConnectionFacts(1, "127.0.0.1", 1, {}, accepted_at=10.0))
+    late.add(ToxicSpec.build("cut", bytes=0, action="close", target={"after_ms": 200}), 10.3)
+    late.feed(Chunk(DATA, b"x", 10.3), 10.3)  # the window is long open: the cut acts at once
+    assert [chunk.kind for chunk in _drain(late, 10.3)] == [CLOSE]
+
+
 def test_an_untargeted_connection_gets_a_pass_through_and_no_log_entry() -> None:
     facts = ConnectionFacts(5, "127.0.0.1", 1, {"cut_downstream": 0})
     chain = _chain(facts)

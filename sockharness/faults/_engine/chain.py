@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from sockharness.faults._engine.toxic_maths import DelaySampler, bandwidth_schedule, slicer_cuts
 
 if TYPE_CHECKING:
+    from sockharness.faults._engine.targeting import Target
     from sockharness.faults._engine.toxics import ToxicSpec
 
 DATA = 0
@@ -275,6 +276,19 @@ class LimitDataStage(Stage):
 CUT_ACTIONS = ("reset", "close", "half_close", "hang", "stall")
 
 
+class CutState:
+    """How far a cut toxic got on one connection direction; survives updates of the toxic (a cut that
+    happened stays happened, and the byte count goes on), as limit_data's count does."""
+
+    __slots__ = ("cut_done", "passed", "stall_until", "tail")
+
+    def __init__(self) -> None:
+        self.passed = 0  # bytes of the stream delivered before the cut
+        self.tail = b""  # the last len(pattern) - 1 bytes seen, for a match across chunks
+        self.cut_done = False
+        self.stall_until = 0.0
+
+
 class CutStage(Stage):
     """Delivers the stream exactly up to a cut point, then resets, closes, half-closes, hangs or stalls.
 
@@ -284,7 +298,7 @@ class CutStage(Stage):
     (cutting before any data would race the client's own ``connect()``).
     """
 
-    def __init__(self, spec: ToxicSpec, note: Callable[[str], None]) -> None:
+    def __init__(self, spec: ToxicSpec, state: CutState, note: Callable[[str], None]) -> None:
         super().__init__(spec)
         attributes = spec.attributes
         self.limit = int(attributes["bytes"])
@@ -292,29 +306,27 @@ class CutStage(Stage):
         self.action = str(attributes["action"])
         self.stall = int(attributes["stall"]) / 1000.0
         self.note = note
-        self.passed = 0  # bytes of the stream delivered before the cut
-        self.tail = b""  # the last len(pattern) - 1 bytes seen, for a match across chunks
-        self.cut_done = False
-        self.stall_until = 0.0
+        self.state = state
 
     def _cut_offset(self, data: bytes) -> int | None:
         """Where in ``data`` the cut falls (bytes of it still delivered), or None if not in it."""
+        state = self.state
         if self.pattern:
-            window = self.tail + data
+            window = state.tail + data
             found = window.find(self.pattern)
             if found < 0:
                 keep = len(self.pattern) - 1
-                self.tail = window[-keep:] if keep else b""
+                state.tail = window[-keep:] if keep else b""
                 return None
-            return found + len(self.pattern) - len(self.tail)
-        remaining = self.limit - self.passed
+            return max(0, found + len(self.pattern) - len(state.tail))
+        remaining = max(0, self.limit - state.passed)
         return remaining if remaining <= len(data) else None
 
     def _cut(self, now: float) -> None:
-        self.cut_done = True
+        self.state.cut_done = True
         where = f"after {self.pattern!r}" if self.pattern else "after the byte count"
         stream = self.spec.stream if self.spec is not None else "?"
-        self.note(f"cut {stream} at byte {self.passed} ({where}): {self.action}")
+        self.note(f"cut {stream} at byte {self.state.passed} ({where}): {self.action}")
         if self.action == "reset":
             self._schedule(now, Chunk(PEER_RESET, b"", now))  # RST once the bytes before it are sent
         elif self.action == "close":
@@ -322,30 +334,42 @@ class CutStage(Stage):
         elif self.action == "half_close":
             self._schedule(now, Chunk(EOF, b"", now))
         elif self.action == "stall":
-            self.stall_until = now + self.stall
+            self.state.stall_until = now + self.stall
 
     def push(self, chunk: Chunk, now: float) -> None:
         if self.finished:
             return
-        if self.cut_done:
+        state = self.state
+        if state.cut_done:
             if self.action == "stall":
-                self._schedule(max(now, self.stall_until), chunk)
+                self._schedule(max(now, state.stall_until), chunk)
             return  # hang: nothing after the cut reaches the other side (the sockets stay open)
         if chunk.kind != DATA:
             self._schedule(now, chunk)
             return
         offset = self._cut_offset(chunk.data)
         if offset is None:
-            self.passed += len(chunk.data)
+            state.passed += len(chunk.data)
             self._schedule(now, chunk)
             return
         head, rest = chunk.data[:offset], chunk.data[offset:]
         if head:
             self._schedule(now, Chunk(DATA, head, chunk.read_at))
-        self.passed += len(head)
+        state.passed += len(head)
         self._cut(now)
         if rest:
             self.push(Chunk(DATA, rest, chunk.read_at), now)
+
+
+class CorruptState:
+    """A corrupt toxic's position in the stream (offsets count from the connection's first byte) and how
+    many changes it logged; survives updates of the toxic."""
+
+    __slots__ = ("noted", "position")
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.noted = 0
 
 
 class CorruptStage(Stage):
@@ -355,15 +379,16 @@ class CorruptStage(Stage):
 
     NOTED = 100
 
-    def __init__(self, spec: ToxicSpec, rng: random.Random, note: Callable[[str], None]) -> None:
+    def __init__(
+        self, spec: ToxicSpec, rng: random.Random, state: CorruptState, note: Callable[[str], None]
+    ) -> None:
         super().__init__(spec)
         self.rng = rng
+        self.state = state
         self.fraction = float(spec.attributes["fraction"])
         self.offsets = parse_offsets(str(spec.attributes["offsets"]))
         self.mask = int(spec.attributes["mask"])
         self.note = note
-        self.position = 0  # stream offset of the next byte
-        self.noted = 0
 
     def push(self, chunk: Chunk, now: float) -> None:
         if self.finished:
@@ -371,8 +396,8 @@ class CorruptStage(Stage):
         if chunk.kind != DATA:
             self._schedule(now, chunk)
             return
-        start, data = self.position, chunk.data
-        self.position += len(data)
+        start, data = self.state.position, chunk.data
+        self.state.position += len(data)
         changed = corrupt_positions(start, len(data), self.fraction, self.offsets, self.rng, self.mask)
         if not changed:
             self._schedule(now, chunk)
@@ -385,7 +410,7 @@ class CorruptStage(Stage):
 
     def _log(self, changed: list[tuple[int, int]]) -> None:
         stream = self.spec.stream if self.spec is not None else "?"
-        shown = changed[: max(0, self.NOTED - self.noted)]
+        shown = changed[: max(0, self.NOTED - self.state.noted)]
         if shown:
             offsets = ", ".join(f"{offset} (xor 0x{flips:02x})" for offset, flips in shown)
             self.note(f"corrupted {stream} byte {offsets}")
@@ -393,7 +418,7 @@ class CorruptStage(Stage):
             self.note(
                 f"corrupted {stream}: {len(changed) - len(shown)} more bytes up to offset {changed[-1][0]}"
             )
-        self.noted += len(changed)
+        self.state.noted += len(changed)
 
 
 def parse_offsets(text: str) -> tuple[int, ...]:
@@ -473,6 +498,8 @@ class ConnectionFacts:
     #: ``serial - base`` is the toxic's 1-based index (a connection open before it has none).
     bases: Mapping[str, int] = field(default_factory=dict)
     note: Callable[[str], None] = _ignore_note
+    #: Monotonic time of the accept: ``after_ms`` counts from it, whenever the toxic started.
+    accepted_at: float | None = None
     #: Toxic names that acted on this connection, in the order they started (for its event log).
     applied: list[str] = field(default_factory=list)
 
@@ -483,19 +510,38 @@ class ConnectionFacts:
         return self.serial - base
 
 
+class WindowState:
+    """The bytes a toxic's window still waits for on one connection direction; kept across updates of the
+    toxic (a window that opened stays open) unless the update changes the target."""
+
+    __slots__ = ("remaining", "target")
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.remaining = target.after_bytes
+
+
 class WindowStage(Stage):
     """Passes the stream through unchanged until the toxic's window opens (``after_bytes`` passed in the
     stream, exactly, and ``after_ms`` since the connection was accepted), then hands everything to the
     toxic's own stage, built at that moment (so a timeout counts from the opening, not the accept)."""
 
     def __init__(
-        self, spec: ToxicSpec, build: Callable[[float], Stage], after_bytes: int, opens_at: float | None
+        self, spec: ToxicSpec, build: Callable[[float], Stage], state: WindowState, opens_at: float | None
     ) -> None:
         super().__init__(spec)
         self.build = build
-        self.remaining = after_bytes
+        self.state = state
         self.opens_at = opens_at
         self.inner: Stage | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.state.remaining
+
+    @remaining.setter
+    def remaining(self, value: int) -> None:
+        self.state.remaining = value
 
     def _may_open(self, now: float) -> bool:
         return self.remaining <= 0 and (self.opens_at is None or now >= self.opens_at)
@@ -561,6 +607,7 @@ def start_stage(
     now: float,
     state: object | None = None,
     facts: ConnectionFacts | None = None,
+    window: WindowState | None = None,
 ) -> tuple[Stage, bool]:
     """The stage for one toxic on one connection direction, and whether the toxic acts there: a connection
     its target does not select, or a toxicity miss, gets a pass-through. The target is asked first and
@@ -582,8 +629,12 @@ def start_stage(
 
     if not target.windowed:
         return build(now), True
-    opens_at = now + target.after_ms / 1000.0 if target.after_ms > 0 else None
-    return WindowStage(spec, build, target.after_bytes, opens_at), True
+    window = window if window is not None else WindowState(target)
+    started = facts.accepted_at if facts is not None and facts.accepted_at is not None else now
+    opens_at = started + target.after_ms / 1000.0 if target.after_ms > 0 else None
+    if window.remaining <= 0 and (opens_at is None or now >= opens_at):
+        return build(now), True  # the window is already open (the toxic was updated, or added late)
+    return WindowStage(spec, build, window, opens_at), True
 
 
 def make_stage(spec: ToxicSpec, rng: random.Random, now: float, state: object | None = None) -> Stage:
@@ -619,7 +670,16 @@ class Chain:
         state = self.states.setdefault(spec.name, new_state()) if new_state is not None else None
         starts = self.starts.get(spec.name, 0)
         self.starts[spec.name] = starts + 1
-        stage, acts = start_stage(spec, self.rng_for(f"{spec.name}#{starts}"), now, state, self.facts)
+        window: WindowState | None = None
+        if spec.target.windowed:
+            key = f"{spec.name}\x00window"
+            kept = self.states.get(key)
+            window = kept if isinstance(kept, WindowState) and kept.target == spec.target else None
+            if window is None:
+                window = WindowState(spec.target)
+                self.states[key] = window
+        rng = self.rng_for(f"{spec.name}#{starts}")
+        stage, acts = start_stage(spec, rng, now, state, self.facts, window)
         if acts and self.facts is not None and spec.name not in self.facts.applied:
             self.facts.applied.append(spec.name)
         return stage
@@ -702,12 +762,15 @@ __all__ = [
     "Chunk",
     "ConnectionFacts",
     "CorruptStage",
+    "CorruptState",
     "CutStage",
+    "CutState",
     "LimitDataState",
     "RngFactory",
     "Stage",
     "StageStart",
     "WindowStage",
+    "WindowState",
     "corrupt_positions",
     "make_stage",
     "parse_offsets",

@@ -445,7 +445,13 @@ class EngineProxy:
         record = ConnectionRecord(self.name, self._serial, peer, time.time(), time.monotonic())
         self._log.append(record)
         facts = ConnectionFacts(
-            self._serial, client_host, client_port, dict(self._bases), record.note, record.toxics
+            self._serial,
+            client_host,
+            client_port,
+            bases=dict(self._bases),
+            note=record.note,
+            applied=record.toxics,
+            accepted_at=record.started,
         )
         connection = Connection(
             self.engine.reactor,

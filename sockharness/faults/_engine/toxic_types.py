@@ -29,7 +29,9 @@ from sockharness.faults._engine.chain import (
     CUT_ACTIONS,
     BandwidthStage,
     CorruptStage,
+    CorruptState,
     CutStage,
+    CutState,
     LatencyStage,
     LimitDataStage,
     LimitDataState,
@@ -452,6 +454,16 @@ def _limit_data_stage(spec: ToxicSpec, start: StageStart) -> Stage:
     return LimitDataStage(spec, state)
 
 
+def _cut_stage(spec: ToxicSpec, start: StageStart) -> Stage:
+    state = start.state if isinstance(start.state, CutState) else CutState()
+    return CutStage(spec, state, start.note)
+
+
+def _corrupt_stage(spec: ToxicSpec, start: StageStart) -> Stage:
+    state = start.state if isinstance(start.state, CorruptState) else CorruptState()
+    return CorruptStage(spec, start.rng, state, start.note)
+
+
 def _latency_problem(values: Mapping[str, AttributeValue]) -> str | None:
     return distribution_problem(
         str(values["distribution"]), int(values["latency"]), int(values["jitter"]), int(values["correlation"])
@@ -583,7 +595,8 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
                 ),
                 Attribute("stall", _MS, "for action stall: how long the rest of the stream is held"),
             ),
-            stage=lambda spec, start: CutStage(spec, start.note),
+            stage=_cut_stage,
+            new_state=CutState,
             embedded_only=True,
             disconnects=True,
             check=_cut_problem,
@@ -615,7 +628,8 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
                     maximum=255,
                 ),
             ),
-            stage=lambda spec, start: CorruptStage(spec, start.rng, start.note),
+            stage=_corrupt_stage,
+            new_state=CorruptState,
             embedded_only=True,
             check=_corrupt_problem,
         ),
