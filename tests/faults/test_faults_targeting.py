@@ -97,6 +97,12 @@ def test_bad_targets_name_the_key(given: object, message: str) -> None:
     assert refused.value.message.startswith(message), refused.value.message
 
 
+def test_a_target_object_is_checked_like_a_mapping() -> None:
+    assert parse_target(Target(first=2)) == Target(first=2)
+    with pytest.raises(InvalidTarget, match=re.escape(INDEX_ZERO)):
+        parse_target(Target(first=0))
+
+
 def test_target_json_shows_only_what_is_set() -> None:
     spec = ToxicSpec.build("latency", latency=5, target={"first": 2, "after_bytes": 10})
     assert spec.to_json()["target"] == {"first": 2, "after_bytes": 10}

@@ -146,7 +146,7 @@ def parse_target(given: object) -> Target:
     if given is None:
         return EVERY_CONNECTION
     if isinstance(given, Target):
-        return given
+        given = given.to_json()  # checked like a mapping: Target(first=0) is refused too
     if not isinstance(given, Mapping):
         raise InvalidTarget(f"target must be a mapping of {', '.join(TARGET_KEYS)}, got {_shown(given)}")
     values: dict[str, object] = {}

@@ -195,10 +195,11 @@ class Attribute:
         if not value:
             raise InvalidAttribute(f"attribute {self.name} of a {toxic} toxic must not be empty")
         if self.choices and value not in self.choices:
-            hint = _hint(value, self.choices).rstrip("; ")
+            close = difflib.get_close_matches(value, self.choices, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise InvalidAttribute(
                 f"attribute {self.name} of a {toxic} toxic must be one of {', '.join(self.choices)}, "
-                f"got {value!r}{hint and hint.rstrip('? ').join(['', '?'])}"
+                f"got {value!r}{hint}"
             )
         return value
 
