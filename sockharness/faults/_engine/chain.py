@@ -487,7 +487,7 @@ class StageStart:
     note: Callable[[str], None] = _ignore_note
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionFacts:
     """What targeting needs to know about the connection a chain belongs to (see ``targeting``)."""
 

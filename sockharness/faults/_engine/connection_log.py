@@ -19,7 +19,7 @@ LOG_SIZE: Final = 1000
 EVENTS_PER_CONNECTION: Final = 200
 
 
-@dataclass
+@dataclass(slots=True)  # a proxy keeps up to LOG_SIZE of them: no per-record __dict__ for the GC to walk
 class ConnectionRecord:
     """One accepted connection, as the proxy saw it."""
 

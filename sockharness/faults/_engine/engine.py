@@ -19,6 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from sockharness._seeds import fresh_seed
 from sockharness.faults._engine.chain import ConnectionFacts
@@ -448,7 +449,7 @@ class EngineProxy:
             self._serial,
             client_host,
             client_port,
-            bases=dict(self._bases),
+            bases=dict(self._bases) if self._bases else _NO_BASES,
             note=record.note,
             applied=record.toxics,
             accepted_at=record.started,
@@ -486,6 +487,10 @@ class EngineProxy:
                 bytes_up=connection.up.bytes_out,
                 bytes_down=connection.down.bytes_out,
             )
+
+
+#: The bases of a connection accepted while the proxy has no toxics (shared: one fewer dict per connection).
+_NO_BASES: Mapping[str, int] = MappingProxyType({})
 
 
 def _host_port(address: object) -> tuple[str, int]:
