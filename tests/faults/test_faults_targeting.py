@@ -565,3 +565,17 @@ def test_targets_work_in_phases_and_add_toxic_steps() -> None:
     )
     result = run_scenario(load_text(text, "phases.yaml").scenarios[0], file="phases.yaml")
     assert result.status == PASSED
+
+
+def test_the_http_api_shows_and_updates_a_target(embedded_api: ToxiproxyAPIServer) -> None:
+    url = embedded_api.url
+    assert _post(f"{url}/proxies", {"name": "p", "upstream": "127.0.0.1:9"})[0] == 201
+    status, created = _post(
+        f"{url}/proxies/p/toxics", {"type": "latency", "attributes": {"latency": 5}, "target": {"every": 3}}
+    )
+    assert status == 200 and created["target"] == {"every": 3}
+    assert created["attributes"] == {"latency": 5, "jitter": 0}  # Toxiproxy's attributes, unchanged
+    status, updated = _post(f"{url}/proxies/p/toxics/latency_downstream", {"target": {"client_port": 4000}})
+    assert status == 200 and updated["target"] == {"client_port": 4000}
+    status, plain = _post(f"{url}/proxies/p/toxics", {"type": "latency", "name": "plain"})
+    assert status == 200 and "target" not in plain  # a toxic without a target reads as Toxiproxy's
