@@ -15,6 +15,10 @@ _EXPORTS: dict[str, str] = {
     "DOWNSTREAM": "sockharness.faults._engine.toxics",
     "UPSTREAM": "sockharness.faults._engine.toxics",
     "ToxicSpec": "sockharness.faults._engine.toxics",
+    "Target": "sockharness.faults._engine.targeting",
+    "InvalidTarget": "sockharness.faults._engine.targeting",
+    "render_target_table": "sockharness.faults._engine.targeting",
+    "ConnectionRecord": "sockharness.faults._engine.connection_log",
     "TOXICS": "sockharness.faults._engine.toxic_types",
     "Attribute": "sockharness.faults._engine.toxic_types",
     "ToxicType": "sockharness.faults._engine.toxic_types",
@@ -40,13 +44,16 @@ __all__ = [
     "UPSTREAM",
     "Attribute",
     "BadRequest",
+    "ConnectionRecord",
     "EmbeddedBackend",
     "FaultBackend",
     "FaultEngine",
     "FaultError",
     "FaultProxy",
     "InvalidAttribute",
+    "InvalidTarget",
     "ListenError",
+    "Target",
     "ToxicSpec",
     "ToxicType",
     "ToxiproxyAPI",
@@ -55,6 +62,7 @@ __all__ = [
     "Unit",
     "UnknownToxicType",
     "UnsupportedToxic",
+    "render_target_table",
     "render_toxic_table",
 ]
 
@@ -65,7 +73,9 @@ if TYPE_CHECKING:
     from sockharness.faults._api.http_api import ToxiproxyAPIServer
     from sockharness.faults._backends.embedded import EmbeddedBackend
     from sockharness.faults._backends.toxiproxy_backend import ToxiproxyBackend
+    from sockharness.faults._engine.connection_log import ConnectionRecord
     from sockharness.faults._engine.engine import FaultEngine
+    from sockharness.faults._engine.targeting import InvalidTarget, Target, render_target_table
     from sockharness.faults._engine.toxic_types import (
         TOXICS,
         Attribute,

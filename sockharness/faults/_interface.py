@@ -3,9 +3,12 @@ the same test runs against the embedded engine and a real Toxiproxy server."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from sockharness.faults._engine.connection_log import ConnectionRecord
+from sockharness.faults._engine.targeting import Target
 from sockharness.faults._engine.toxics import ToxicSpec
 from sockharness.faults._errors import BadRequest
 from sockharness.peers._addresses import coerce_address, format_address
@@ -47,13 +50,17 @@ class FaultProxy(Protocol):
         name: str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
+        target: Target | Mapping[str, object] | None = None,
         **attributes: int | float | str,
     ) -> str:
         """Add a toxic at the end of its stream's chain; returns its name.
 
         Attributes are in Toxiproxy's units (ms; µs for the slicer's delay; bytes; KB/s); durations and
         sizes may also be strings with a unit (``latency="100ms"``, ``bytes="64KiB"``). An unknown type or
-        attribute, a wrong type or a negative value raises at once, before the proxy changes."""
+        attribute, a wrong type or a negative value raises at once, before the proxy changes.
+
+        ``target`` limits the toxic to chosen connections and a window in their life (``{"first": 2}``:
+        the next two connections only; see ``sockharness.faults.Target``); embedded backend only."""
         ...
 
     def update_toxic(self, name: str, **attributes: int | float | str) -> None:
@@ -64,6 +71,10 @@ class FaultProxy(Protocol):
     def remove_toxic(self, name: str) -> None: ...
 
     def toxics(self) -> list[ToxicSpec]: ...
+
+    def connections(self) -> list[ConnectionRecord]:
+        """The connection log: one record per accepted connection, oldest first (embedded backend only)."""
+        ...
 
     def disable(self) -> None:
         """Close the listener (new connects are refused) and drop live connections."""

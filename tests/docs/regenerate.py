@@ -64,6 +64,12 @@ def _toxics() -> str:
     return render_toxic_table()
 
 
+def _targets() -> str:
+    from sockharness.faults import render_target_table
+
+    return render_target_table()
+
+
 def _kind_of(value: object) -> str:
     if inspect.ismodule(value):
         return "module"
@@ -118,6 +124,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "peer-kinds": _peer_kinds,
     "script-steps": _script_steps,
     "toxics": _toxics,
+    "targets": _targets,
     **{f"api:{package}": functools.partial(public_api_table, package) for package in PUBLIC_PACKAGES},
 }
 

@@ -77,7 +77,7 @@ def test_toxic_body_and_attribute_checks() -> None:
         check_attributes("latency", {"latncy": 5})
     assert typo.value.message == (
         "bad request body: unknown attribute 'latncy' for a latency toxic; did you mean 'latency'? "
-        "known attributes: latency, jitter"
+        "known attributes: latency, jitter, distribution, correlation"
     )
     with pytest.raises(
         BadRequest, match=r"cannot unmarshal number 1e\+30 .* SlicerToxic\.attributes\.delay of type int"

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sockharness.faults._engine.chain import CLOSE, DATA, EOF, RESET, Chain, Chunk, RngFactory
+from sockharness.faults._engine.toxic_types import TOXICS
 from sockharness.faults._engine.toxics import (
     TOXIC_TYPES,
     ToxicSpec,
@@ -57,7 +58,7 @@ def test_defaults_name_stream_and_toxicity_follow_toxiproxy() -> None:
     assert ToxicSpec.from_json({"type": "bandwidth", "stream": "upstream"}).name == "bandwidth_upstream"
 
 
-@pytest.mark.parametrize("toxic_type", sorted(TOXIC_TYPES))
+@pytest.mark.parametrize("toxic_type", sorted(name for name in TOXIC_TYPES if not TOXICS[name].embedded_only))
 def test_every_type_has_zero_defaults(toxic_type: str) -> None:
     toxic = ToxicSpec.from_json({"type": toxic_type})
     assert toxic.attributes == TOXIC_TYPES[toxic_type]

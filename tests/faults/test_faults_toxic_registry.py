@@ -41,11 +41,11 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
 TYPO = (
     "unknown attribute 'latancy' for a latency toxic; did you mean 'latency'? "
-    "known attributes: latency, jitter"
+    "known attributes: latency, jitter, distribution, correlation"
 )
 UNKNOWN_TYPE = (
     "unknown toxic type 'latencyy'; did you mean 'latency'? known types: "
-    "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, noop"
+    "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, cut, corrupt, noop"
 )
 NEGATIVE = "attribute latency of a latency toxic must be >= 0, got -1"
 
@@ -81,7 +81,8 @@ def test_docs_table_has_one_row_per_toxic() -> None:
 
 def test_the_toxics_that_cut_connections_are_marked_in_the_registry_and_the_table() -> None:
     cutting = [name for name, toxic in TOXICS.items() if toxic.disconnects]
-    assert cutting == ["timeout", "reset_peer", "limit_data"]  # slow_close only delays a close already made
+    # slow_close only delays a close already made
+    assert cutting == ["timeout", "reset_peer", "limit_data", "cut"]
     table = render_toxic_table()
     assert "| cuts connections |" in table.splitlines()[0]
     for row in (line for line in table.splitlines() if line.startswith("| `")):

@@ -108,6 +108,7 @@ EVERYTHING = textwrap.dedent(
           - remove_toxic: {proxy: px, name: lag}
           - proxy_down: px
           - proxy_up: {proxy: px}
+          - proxy_connections: px
           - repeat:
               times: 3
               until_raises: {type: OSError, errno: [EAGAIN, EWOULDBLOCK]}

@@ -135,7 +135,8 @@ def check_toxics_field(fields: Mapping[str, object], where: str = "") -> None:
         )
 
 
-_TOXIC_FIELDS = ("name", "type", "stream", "toxicity", "attributes")
+#: Toxiproxy's toxic fields, then ``target`` (embedded engine only: which connections a toxic acts on).
+_TOXIC_FIELDS = ("name", "type", "stream", "toxicity", "attributes", "target")
 
 
 def toxic_body(body: bytes) -> dict[str, object]:
@@ -180,6 +181,8 @@ def toxic_json(spec: ToxicSpec) -> dict[str, object]:
     for key in ("name", "type", "stream"):
         ordered[key] = data[key]
     ordered["toxicity"] = _go_number(data["toxicity"])
+    if "target" in data:
+        ordered["target"] = data["target"]
     return ordered
 
 

@@ -99,6 +99,7 @@ class ToxiproxyAPI:
                 "PATCH": self._toxic_update,
                 "DELETE": self._toxic_delete,
             },
+            ("proxies", "*", "connections"): {"GET": self._connection_index},
         }
 
     def handle(self, method: str, path: str, body: bytes = b"") -> APIResponse:
@@ -292,12 +293,19 @@ class ToxiproxyAPI:
                     f"({getattr(current, key)!r} -> {data[key]!r}); remove the toxic and add a new one"
                 )
         check_attributes(current.type, data.get("attributes"))
-        update: dict[str, object] = {key: data[key] for key in ("attributes", "toxicity") if key in data}
+        update: dict[str, object] = {
+            key: data[key] for key in ("attributes", "toxicity", "target") if key in data
+        }
         return json_response(200, toxic_json(proxy.update_toxic(call.params[1], update)))
 
     def _toxic_delete(self, call: _Call) -> APIResponse:
         self._engine.get_proxy(call.params[0]).remove_toxic(call.params[1])
         return empty_response()
+
+    def _connection_index(self, call: _Call) -> APIResponse:
+        """The proxy's connection log (sockharness only): what each accepted connection went through."""
+        proxy = self._engine.get_proxy(call.params[0])
+        return json_response(200, [record.to_json() for record in proxy.connection_log()])
 
 
 def _same_listen(proxy: EngineProxy, listen: str) -> bool:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 
+from sockharness.faults._engine.connection_log import ConnectionRecord
 from sockharness.faults._engine.engine import EngineProxy, FaultEngine
+from sockharness.faults._engine.targeting import Target
 from sockharness.faults._engine.toxics import ToxicSpec, toxic_update
 from sockharness.faults._errors import ProxyNotFound
 from sockharness.faults._interface import upstream_text
@@ -54,9 +56,10 @@ class EmbeddedProxy:
         name: str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
+        target: Target | Mapping[str, object] | None = None,
         **attributes: int | float | str,
     ) -> str:
-        spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, **attributes)
+        spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, target=target, **attributes)
         spec.toxic_type.check_protocol("tcp")
         return self._proxy.add_toxic(spec).name
 
@@ -69,6 +72,9 @@ class EmbeddedProxy:
 
     def toxics(self) -> list[ToxicSpec]:
         return self._proxy.toxics()
+
+    def connections(self) -> list[ConnectionRecord]:
+        return self._proxy.connection_log()
 
     def disable(self) -> None:
         self._backend.engine.update_proxy(self.name, enabled=False)

@@ -17,7 +17,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -30,6 +30,9 @@ from toxiproxy.exceptions import NotFound as ClientNotFound
 from toxiproxy.exceptions import ProxyExists as ClientProxyExists
 from toxiproxy.proxy import Proxy as ClientProxy
 
+from sockharness.faults._engine.connection_log import ConnectionRecord
+from sockharness.faults._engine.targeting import Target
+from sockharness.faults._engine.toxic_types import UnsupportedToxic
 from sockharness.faults._engine.toxics import ToxicSpec, toxic_update
 from sockharness.faults._errors import (
     BadRequest,
@@ -147,14 +150,16 @@ class ToxiproxyProxy:
         name: str | None = None,
         stream: str = "downstream",
         toxicity: float = 1.0,
+        target: Target | Mapping[str, object] | None = None,
         **attributes: int | float | str,
     ) -> str:
-        """Validated here first (the registry's words, units converted), then sent; an embedded-only toxic
-        is refused at once rather than silently dropped by the server."""
-        spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, **attributes)
-        spec.toxic_type.check_backend("toxiproxy")
+        """Validated here first (the registry's words, units converted), then sent; an embedded-only toxic,
+        attribute or target is refused at once rather than silently dropped by the server."""
+        spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, target=target, **attributes)
+        spec.check_backend("toxiproxy")
         spec.toxic_type.check_protocol("tcp")
-        given = {key: spec.attributes[key] for key in attributes}
+        # (an embedded-only attribute given at its default is left out: the server has no such field)
+        given = {key: spec.attributes[key] for key in attributes if key in spec.attributes}
         self._backend._call(
             lambda: self._client.add_toxic(
                 type=spec.type, name=spec.name, stream=stream, toxicity=spec.toxicity, attributes=given
@@ -188,6 +193,13 @@ class ToxiproxyProxy:
             )
             for toxic in toxics.values()
         ]
+
+    def connections(self) -> list[ConnectionRecord]:
+        """A real Toxiproxy server keeps no connection log: refused by name, never an empty list."""
+        raise UnsupportedToxic(
+            "the connection log (proxy.connections()) is embedded-only: a real Toxiproxy server keeps none; "
+            "use the embedded backend (--sockharness-backend embedded)"
+        )
 
     def disable(self) -> None:
         self._set_enabled(False)

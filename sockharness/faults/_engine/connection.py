@@ -16,7 +16,8 @@ import struct
 import time
 from typing import TYPE_CHECKING
 
-from sockharness.faults._engine.chain import Chain, RngFactory
+from sockharness.faults._engine.chain import Chain, ConnectionFacts, RngFactory
+from sockharness.faults._engine.connection_log import ConnectionRecord
 from sockharness.faults._engine.reactor import EPOLLERR, EPOLLHUP, EPOLLIN, EPOLLOUT, Reactor
 from sockharness.faults._engine.relay import Direction
 from sockharness.faults._engine.toxics import DOWNSTREAM, UPSTREAM, ToxicSpec
@@ -101,6 +102,8 @@ class Connection:
         upstream: socket.socket,
         toxics: Iterable[ToxicSpec],
         on_closed: Callable[[Connection], None],
+        record: ConnectionRecord | None = None,
+        facts: ConnectionFacts | None = None,
     ) -> None:
         self.reactor = reactor
         self.serial = serial
@@ -108,17 +111,23 @@ class Connection:
         self.connected = False
         self.on_closed = on_closed
         self.log_fields: dict[str, object] = {}  # proxy, client, upstream: for log lines about it
+        #: This connection's entry in its proxy's connection log (what the toxics did, how it ended).
+        self.record = record
         self.client = Endpoint(client, "client", reactor)
         self.upstream = Endpoint(upstream, "upstream", reactor)
         self.up = Direction(
-            self, self.client, self.upstream, UPSTREAM, Chain(RngFactory(seed, proxy_name, serial, UPSTREAM))
+            self,
+            self.client,
+            self.upstream,
+            UPSTREAM,
+            Chain(RngFactory(seed, proxy_name, serial, UPSTREAM), facts),
         )
         self.down = Direction(
             self,
             self.upstream,
             self.client,
             DOWNSTREAM,
-            Chain(RngFactory(seed, proxy_name, serial, DOWNSTREAM)),
+            Chain(RngFactory(seed, proxy_name, serial, DOWNSTREAM), facts),
         )
         now = time.monotonic()
         for spec in toxics:
@@ -163,6 +172,8 @@ class Connection:
             **self.log_fields,
             error=f"{errno.errorcode.get(error, error)} ({os.strerror(error)})",
         )
+        if self.record is not None:
+            self.record.end(f"upstream connect failed: {errno.errorcode.get(error, error)}")
         if error == errno.ECONNRESET:
             # The upstream accepted and then reset before the proxy saw the connect finish: that is a
             # reset, and the client gets one.
@@ -191,10 +202,19 @@ class Connection:
         """Close both sockets with SO_LINGER 0: each peer gets an RST."""
         self._release(abort=True)
 
+    def note(self, text: str) -> None:
+        """One event in this connection's log (a toxic's cut or corruption, a peer's FIN or RST)."""
+        if self.record is not None:
+            self.record.note(text)
+
     def _release(self, abort: bool) -> None:
         if self.closed:
             return
         self.closed = True
+        record = self.record
+        if record is not None:
+            record.bytes_up, record.bytes_down = self.up.bytes_out, self.down.bytes_out
+            record.end("reset" if abort else "closed")
         self.client.close(abort)
         self.upstream.close(abort)
         self.up.close_pipe()

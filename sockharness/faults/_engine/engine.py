@@ -17,9 +17,12 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
+from types import MappingProxyType
 
 from sockharness._seeds import fresh_seed
+from sockharness.faults._engine.chain import ConnectionFacts
 from sockharness.faults._engine.checks import (
     check_name,
     check_upstream,
@@ -28,6 +31,7 @@ from sockharness.faults._engine.checks import (
     split_host_port,
 )
 from sockharness.faults._engine.connection import Connection
+from sockharness.faults._engine.connection_log import LOG_SIZE, ConnectionRecord
 from sockharness.faults._engine.reactor import EPOLLIN, Reactor
 from sockharness.faults._engine.toxics import STREAMS, ToxicSpec
 from sockharness.faults._errors import (
@@ -108,6 +112,10 @@ class EngineProxy:
         self._listener: socket.socket | None = None
         self._connections: set[Connection] = set()
         self._serial = 0
+        # per toxic name, the serial of the last connection accepted before it was added: a targeted toxic
+        # counts connections from there (connection 1 is the next one)
+        self._bases: dict[str, int] = {}
+        self._log: deque[ConnectionRecord] = deque(maxlen=LOG_SIZE)
         self._upstream_address: tuple[socket.AddressFamily, tuple[object, ...]] | None = None
         # bytes moved by connections already closed, per stream: [received, sent] (live ones are summed
         # at scrape time, so the relay never counts twice)
@@ -142,6 +150,7 @@ class EngineProxy:
             if any(existing.name == spec.name for existing in self._specs):
                 raise ToxicExists()
             self._specs.append(spec)
+            self._bases[spec.name] = self._serial
             for connection in list(self._connections):
                 connection.direction(spec.stream).apply(lambda chain, now: chain.add(spec, now))
             return spec
@@ -169,6 +178,7 @@ class EngineProxy:
             if spec is None:
                 raise ToxicNotFound()
             self._specs.remove(spec)
+            self._bases.pop(name, None)
             for connection in list(self._connections):
                 if not connection.closed:
                     connection.direction(spec.stream).apply(lambda chain, now: chain.remove(name, now))
@@ -183,6 +193,19 @@ class EngineProxy:
 
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def connection_log(self) -> list[ConnectionRecord]:
+        """Copies of the connection log, oldest first, with live connections' byte counts brought up to
+        date (read on the reactor thread, so a record is never seen half-written)."""
+
+        def snapshot() -> list[ConnectionRecord]:
+            for connection in self._connections:
+                record = connection.record
+                if record is not None and record.ended is None:
+                    record.bytes_up, record.bytes_down = connection.up.bytes_out, connection.down.bytes_out
+            return [record.snapshot() for record in self._log]
+
+        return self.engine.reactor.call(snapshot)
 
     def byte_counts(self) -> dict[str, tuple[int, int]]:
         """Per stream, ``(received, sent)`` bytes since the proxy was created: what Toxiproxy's
@@ -419,6 +442,18 @@ class EngineProxy:
         upstream.setblocking(False)
         upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._serial += 1
+        client_host, client_port = _host_port(address)
+        record = ConnectionRecord(self.name, self._serial, peer, time.time(), time.monotonic())
+        self._log.append(record)
+        facts = ConnectionFacts(
+            self._serial,
+            client_host,
+            client_port,
+            bases=dict(self._bases) if self._bases else _NO_BASES,
+            note=record.note,
+            applied=record.toxics,
+            accepted_at=record.started,
+        )
         connection = Connection(
             self.engine.reactor,
             self.name,
@@ -428,6 +463,8 @@ class EngineProxy:
             upstream,
             self._specs,
             self._connection_closed,
+            record,
+            facts,
         )
         connection.log_fields = {"proxy": self.name, "client": peer, "upstream": self.upstream}
         self._connections.add(connection)
@@ -450,6 +487,17 @@ class EngineProxy:
                 bytes_up=connection.up.bytes_out,
                 bytes_down=connection.down.bytes_out,
             )
+
+
+#: The bases of a connection accepted while the proxy has no toxics (shared: one fewer dict per connection).
+_NO_BASES: Mapping[str, int] = MappingProxyType({})
+
+
+def _host_port(address: object) -> tuple[str, int]:
+    """A client's ``(ip, port)`` from ``accept()``'s address (IPv6 adds flow info and scope)."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return str(address[0]), int(address[1])
+    return str(address), 0
 
 
 class FaultEngine:

@@ -200,6 +200,9 @@ class Direction:
         self.pipe_r = self.pipe_w = -1
 
     def _src_ended(self, chunk: Chunk, now: float) -> None:
+        if self.connection.record is not None:
+            who = "client" if self.stream == "upstream" else "upstream"
+            self.connection.note(f"{who} sent {'FIN' if chunk.kind == EOF else 'RST'}")
         self.ended = True
         self.reading = False
         self.chain.feed(chunk, now)

@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from sockharness._units import DURATION_UNITS, parse_duration, parse_size
 from sockharness.faults._engine.chain import (
+    CUT_ACTIONS,
     BandwidthStage,
+    CorruptStage,
+    CorruptState,
+    CutStage,
+    CutState,
     LatencyStage,
     LimitDataStage,
     LimitDataState,
@@ -36,7 +41,9 @@ from sockharness.faults._engine.chain import (
     Stage,
     StageStart,
     TimeoutStage,
+    parse_offsets,
 )
+from sockharness.faults._engine.toxic_maths import DISTRIBUTIONS, distribution_problem
 from sockharness.faults._errors import BadRequest, InvalidToxic, bad_request
 
 if TYPE_CHECKING:
@@ -46,6 +53,9 @@ if TYPE_CHECKING:
 GO_INT64_MAX: Final = 2**63 - 1
 
 ProxyProtocol = Literal["tcp", "udp"]
+#: An attribute's value in Toxiproxy's unit: a whole number for Toxiproxy's own toxics; text and fractions
+#: only for the embedded engine's toxics (a cut pattern, a distribution name, a corruption fraction).
+AttributeValue = int | float | str
 StageFactory = Callable[["ToxicSpec", StageStart], Stage]
 
 
@@ -68,6 +78,10 @@ class Unit(enum.Enum):
     MICROSECONDS = "µs"
     BYTES = "bytes"
     KB_PER_SECOND = "KB/s"
+    TEXT = "text"
+    PERCENT = "%"
+    FRACTION = "fraction"
+    MASK = "mask"
 
     @property
     def words(self) -> str:
@@ -89,6 +103,10 @@ class Unit(enum.Enum):
             return f"a whole number of {self.words} or a duration like '100ms'"
         if self is Unit.BYTES:
             return f"a whole number of {self.words} or a size like '64KiB'"
+        if self is Unit.TEXT:
+            return "a string"
+        if self is Unit.FRACTION:
+            return "a number between 0 and 1"
         return f"a whole number of {self.words}"
 
 
@@ -97,6 +115,10 @@ _UNIT_WORDS = {
     Unit.MICROSECONDS: "microseconds",
     Unit.BYTES: "bytes",
     Unit.KB_PER_SECOND: "KB/s (1000 bytes per second)",
+    Unit.TEXT: "text",
+    Unit.PERCENT: "percent",
+    Unit.FRACTION: "fraction",
+    Unit.MASK: "bit mask",
 }
 
 
@@ -109,14 +131,24 @@ class Attribute:
     summary: str
     #: Required in YAML: a toxic without it would do nothing (the HTTP API defaults it, as Toxiproxy).
     required: bool = False
-    default: int = 0
+    default: AttributeValue = 0
     minimum: int = 0
     #: The Go field type, only so that the HTTP API's type errors read exactly like Toxiproxy's.
     go_type: str = "int64"
+    maximum: int | None = None
+    #: The values a text attribute may take (empty: any non-empty text).
+    choices: tuple[str, ...] = ()
+    #: Only the embedded engine knows it: left out of the JSON while at its default (so a toxic's JSON
+    #: stays Toxiproxy's), refused by the real-Toxiproxy backend when set.
+    embedded_only: bool = False
 
-    def parse(self, value: object, toxic: str) -> int:
+    def parse(self, value: object, toxic: str) -> AttributeValue:
         """The value in Toxiproxy's unit, from an integer (or integral float) in that unit or, for durations
         and sizes, a string with a unit. Raises :class:`InvalidAttribute` naming the attribute."""
+        if self.unit is Unit.TEXT:
+            return self._parse_text(value, toxic)
+        if self.unit is Unit.FRACTION:
+            return self._parse_fraction(value, toxic)
         if isinstance(value, str) and self.unit.seconds is not None:
             number = self._parse_duration(value, toxic)
         elif isinstance(value, str) and self.unit is Unit.BYTES:
@@ -127,9 +159,23 @@ class Attribute:
             number = int(value)
         return self._check_range(number, value, toxic)
 
-    def parse_json(self, value: object, toxic: ToxicType) -> int:
+    def parse_json(self, value: object, toxic: ToxicType) -> AttributeValue:
         """The value from a JSON body: numbers only, wrong kinds worded by Go's decoder as Toxiproxy does."""
         where = f"Go struct field {toxic.go_struct}.attributes.{self.name} of type {self.go_type}"
+        if self.unit is Unit.TEXT:
+            if not isinstance(value, str):
+                raise bad_request(f"json: cannot unmarshal {go_kind(value)} into {where}")
+            try:
+                return self._parse_text(value, toxic.name)
+            except InvalidAttribute as error:
+                raise bad_request(error.message) from None
+        if self.unit is Unit.FRACTION:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise bad_request(f"json: cannot unmarshal {go_kind(value)} into {where}")
+            try:
+                return self._parse_fraction(value, toxic.name)
+            except InvalidAttribute as error:
+                raise bad_request(error.message) from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise bad_request(f"json: cannot unmarshal {go_kind(value)} into {where}")
         if abs(value) > GO_INT64_MAX:
@@ -139,7 +185,28 @@ class Attribute:
         number = int(value)
         if number < self.minimum:
             raise bad_request(self._below_minimum(number, toxic.name))
+        if self.maximum is not None and number > self.maximum:
+            raise bad_request(self._above_maximum(number, toxic.name))
         return number
+
+    def _parse_text(self, value: object, toxic: str) -> str:
+        if not isinstance(value, str):
+            raise self._wrong(value, toxic)
+        if not value:
+            raise InvalidAttribute(f"attribute {self.name} of a {toxic} toxic must not be empty")
+        if self.choices and value not in self.choices:
+            close = difflib.get_close_matches(value, self.choices, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InvalidAttribute(
+                f"attribute {self.name} of a {toxic} toxic must be one of {', '.join(self.choices)}, "
+                f"got {value!r}{hint}"
+            )
+        return value
+
+    def _parse_fraction(self, value: object, toxic: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise self._wrong(value, toxic)
+        return float(value)
 
     def _parse_duration(self, text: str, toxic: str) -> int:
         seconds_per_unit = self.unit.seconds
@@ -176,10 +243,15 @@ class Attribute:
             raise InvalidAttribute(
                 f"attribute {self.name} of a {toxic} toxic must be at most {GO_INT64_MAX}, got {given!r}"
             )
+        if self.maximum is not None and number > self.maximum:
+            raise InvalidAttribute(self._above_maximum(given, toxic))
         return number
 
     def _below_minimum(self, given: object, toxic: str) -> str:
         return f"attribute {self.name} of a {toxic} toxic must be >= {self.minimum}, got {given}"
+
+    def _above_maximum(self, given: object, toxic: str) -> str:
+        return f"attribute {self.name} of a {toxic} toxic must be <= {self.maximum}, got {given}"
 
     def _wrong(self, value: object, toxic: str) -> InvalidAttribute:
         return InvalidAttribute(
@@ -207,13 +279,21 @@ class ToxicType:
     #: it is injected into tolerates the disconnects instead of failing. ``slow_close`` is not one: it only
     #: delays a close one side already made, which the peers see with or without the toxic.
     disconnects: bool = False
+    #: Why a combination of attributes cannot work (each one alone is valid), or None: checked after every
+    #: validation, so every surface refuses it in the same words.
+    check: Callable[[Mapping[str, AttributeValue]], str | None] | None = None
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
         return tuple(attribute.name for attribute in self.attributes)
 
-    def defaults(self) -> dict[str, int]:
-        return {attribute.name: attribute.default for attribute in self.attributes}
+    def defaults(self) -> dict[str, AttributeValue]:
+        """Every attribute Toxiproxy's JSON shows, at its default (embedded-only ones appear once set)."""
+        return {a.name: a.default for a in self.attributes if not a.embedded_only}
+
+    def value(self, values: Mapping[str, AttributeValue], name: str) -> AttributeValue:
+        """An attribute's value in ``values``, or its default (an embedded-only one may be absent)."""
+        return values[name] if name in values else self.attribute(name).default
 
     def attribute(self, key: object) -> Attribute:
         """The attribute named ``key``; :class:`InvalidAttribute` (with did-you-mean) for an unknown one."""
@@ -227,14 +307,38 @@ class ToxicType:
         hint = _hint(key, self.attribute_names)
         return f"unknown attribute {key!r} for a {self.name} toxic{hint}known attributes: {known}"
 
-    def validate(self, given: Mapping[str, object], base: Mapping[str, int] | None = None) -> dict[str, int]:
+    def validate(
+        self, given: Mapping[str, object], base: Mapping[str, AttributeValue] | None = None
+    ) -> dict[str, AttributeValue]:
         """``base`` (default: the defaults) overlaid with ``given``, from Python or YAML values."""
         result = dict(base) if base is not None else self.defaults()
         for key, value in given.items():
             result[key] = self.attribute(key).parse(value, self.name)
-        return result
+        self._check_combination(result)
+        return self.shown_attributes(result)
 
-    def validate_json(self, given: object, base: Mapping[str, int] | None = None) -> dict[str, int]:
+    def revalidate(self, values: Mapping[str, object]) -> dict[str, AttributeValue]:
+        """Check attributes already in Toxiproxy's units (a ``ToxicSpec`` built directly): a value equal to
+        its default is taken as it is (an unset pattern is ``""``, which a caller may not *give*)."""
+        given: dict[str, object] = {}
+        base = self.defaults()
+        for key, value in values.items():
+            known = key in self.attribute_names
+            if known and value == self.attribute(key).default and isinstance(value, int | float | str):
+                base[key] = value
+            else:
+                given[key] = value
+        return self.validate(given, base=base)
+
+    def _check_combination(self, values: Mapping[str, AttributeValue]) -> None:
+        complete = {a.name: self.value(values, a.name) for a in self.attributes}
+        problem = self.check(complete) if self.check is not None else None
+        if problem is not None:
+            raise InvalidAttribute(f"a {self.name} toxic: {problem}")
+
+    def validate_json(
+        self, given: object, base: Mapping[str, AttributeValue] | None = None
+    ) -> dict[str, AttributeValue]:
         """Like :meth:`validate` for a JSON body: numbers only, Toxiproxy's words for the wrong JSON kind.
 
         Unknown names are skipped, as Go's decoder does; the HTTP API refuses them first through
@@ -249,7 +353,11 @@ class ToxicType:
         for attribute in self.attributes:
             if attribute.name in given:
                 result[attribute.name] = attribute.parse_json(given[attribute.name], self)
-        return result
+        try:
+            self._check_combination(result)
+        except InvalidAttribute as error:
+            raise bad_request(error.message) from None
+        return self.shown_attributes(result)
 
     def check_json_names(self, given: Mapping[object, object]) -> None:
         """Unknown names (typos Toxiproxy would silently ignore) and numbers beyond Go's int64, refused
@@ -262,13 +370,33 @@ class ToxicType:
             if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > GO_INT64_MAX:
                 attribute.parse_json(value, self)
 
-    def check_backend(self, backend: str) -> None:
-        """Refuse an embedded-only toxic on a real Toxiproxy server, which would not know it."""
-        if self.embedded_only and backend != "embedded":
+    def check_backend(self, backend: str, values: Mapping[str, AttributeValue] | None = None) -> None:
+        """Refuse an embedded-only toxic on a real Toxiproxy server, which would not know it, and an
+        embedded-only attribute set away from its default (the server would silently ignore it)."""
+        if backend == "embedded":
+            return
+        if self.embedded_only:
             raise UnsupportedToxic(
                 f"the {self.name} toxic is embedded-only: a real Toxiproxy server has no such toxic; "
                 "use the embedded backend (--sockharness-backend embedded)"
             )
+        for attribute in self.attributes:
+            if (
+                values is not None
+                and attribute.embedded_only
+                and values.get(attribute.name, attribute.default) != attribute.default
+            ):
+                raise UnsupportedToxic(
+                    f"attribute {attribute.name} of the {self.name} toxic is embedded-only: a real "
+                    "Toxiproxy server would silently ignore it; use the embedded backend "
+                    "(--sockharness-backend embedded)"
+                )
+
+    def shown_attributes(self, values: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
+        """The attributes as the JSON shows them: embedded-only ones only when set (Toxiproxy's JSON
+        of a plain latency toxic stays exactly Toxiproxy's)."""
+        hidden = {a.name for a in self.attributes if a.embedded_only and values.get(a.name) == a.default}
+        return {key: value for key, value in values.items() if key not in hidden}
 
     def check_protocol(self, protocol: ProxyProtocol) -> None:
         """Refuse a toxic on a proxy of a protocol it does not apply to."""
@@ -327,6 +455,40 @@ def _limit_data_stage(spec: ToxicSpec, start: StageStart) -> Stage:
     return LimitDataStage(spec, state)
 
 
+def _cut_stage(spec: ToxicSpec, start: StageStart) -> Stage:
+    state = start.state if isinstance(start.state, CutState) else CutState()
+    return CutStage(spec, state, start.note)
+
+
+def _corrupt_stage(spec: ToxicSpec, start: StageStart) -> Stage:
+    state = start.state if isinstance(start.state, CorruptState) else CorruptState()
+    return CorruptStage(spec, start.rng, state, start.note)
+
+
+def _latency_problem(values: Mapping[str, AttributeValue]) -> str | None:
+    return distribution_problem(
+        str(values["distribution"]), int(values["latency"]), int(values["jitter"]), int(values["correlation"])
+    )
+
+
+def _cut_problem(values: Mapping[str, AttributeValue]) -> str | None:
+    if values["pattern"] and int(values["bytes"]):
+        return "set bytes or pattern, not both (the cut is after N bytes or at the first match)"
+    if values["action"] == "stall" and int(values["stall"]) <= 0:
+        return "action stall needs stall > 0 (milliseconds to hold the rest of the stream)"
+    if values["action"] != "stall" and int(values["stall"]):
+        return f"stall is the duration of action stall; action {values['action']} does not use it"
+    return None
+
+
+def _corrupt_problem(values: Mapping[str, AttributeValue]) -> str | None:
+    try:
+        parse_offsets(str(values["offsets"]))
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 _MS = Unit.MILLISECONDS
 
 #: Every toxic, in the order Toxiproxy's docs list them. Every default is 0, as in Toxiproxy.
@@ -340,8 +502,25 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             (
                 Attribute("latency", _MS, "delay added to each chunk", required=True),
                 Attribute("jitter", _MS, "random spread, uniform in ± jitter"),
+                Attribute(
+                    "distribution",
+                    Unit.TEXT,
+                    "how jitter spreads: " + ", ".join(DISTRIBUTIONS) + " (embedded only unless uniform)",
+                    default="uniform",
+                    go_type="string",
+                    choices=DISTRIBUTIONS,
+                    embedded_only=True,
+                ),
+                Attribute(
+                    "correlation",
+                    Unit.PERCENT,
+                    "how much each delay follows the previous one (embedded only)",
+                    maximum=100,
+                    embedded_only=True,
+                ),
             ),
             stage=lambda spec, start: LatencyStage(spec, start.rng),
+            check=_latency_problem,
         ),
         ToxicType(
             "bandwidth",
@@ -394,6 +573,68 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             disconnects=True,
         ),
         ToxicType(
+            "cut",
+            "CutToxic",
+            "Delivers the stream exactly up to a cut point (after N bytes, or after the first match of a "
+            "pattern), then resets, closes, half-closes, hangs or stalls.",
+            (
+                Attribute("bytes", Unit.BYTES, "bytes delivered before the cut (0: cut at the first byte)"),
+                Attribute(
+                    "pattern",
+                    Unit.TEXT,
+                    "cut just after the first match of this text (UTF-8), e.g. the end of HTTP headers",
+                    default="",
+                    go_type="string",
+                ),
+                Attribute(
+                    "action",
+                    Unit.TEXT,
+                    "what happens at the cut: " + ", ".join(CUT_ACTIONS),
+                    default="reset",
+                    go_type="string",
+                    choices=CUT_ACTIONS,
+                ),
+                Attribute("stall", _MS, "for action stall: how long the rest of the stream is held"),
+            ),
+            stage=_cut_stage,
+            new_state=CutState,
+            embedded_only=True,
+            disconnects=True,
+            check=_cut_problem,
+        ),
+        ToxicType(
+            "corrupt",
+            "CorruptToxic",
+            "Flips bits in a seeded fraction of the bytes and/or at chosen stream offsets; the "
+            "connection log names each offset changed.",
+            (
+                Attribute(
+                    "fraction",
+                    Unit.FRACTION,
+                    "share of the bytes changed, from 0 to 1",
+                    default=0.0,
+                    go_type="float64",
+                ),
+                Attribute(
+                    "offsets",
+                    Unit.TEXT,
+                    "stream offsets (from 0) to change, separated by commas, e.g. '0,17,4096'",
+                    default="",
+                    go_type="string",
+                ),
+                Attribute(
+                    "mask",
+                    Unit.MASK,
+                    "bits to flip in each chosen byte (XOR); 0 flips one seeded random bit",
+                    maximum=255,
+                ),
+            ),
+            stage=_corrupt_stage,
+            new_state=CorruptState,
+            embedded_only=True,
+            check=_corrupt_problem,
+        ),
+        ToxicType(
             "noop",
             "NoopToxic",
             "Passes data unchanged: a placeholder (Toxiproxy has it too).",
@@ -422,7 +663,7 @@ def toxic_type(name: object) -> ToxicType:
 
 
 def _attribute_cell(attribute: Attribute) -> str:
-    required = ", required in YAML" if attribute.required else f", default {attribute.default}"
+    required = ", required in YAML" if attribute.required else f", default {attribute.default!r}"
     return f"`{attribute.name}` ({attribute.unit.value}{required}): {attribute.summary}"
 
 
@@ -444,6 +685,7 @@ __all__ = [
     "GO_INT64_MAX",
     "TOXICS",
     "Attribute",
+    "AttributeValue",
     "InvalidAttribute",
     "ProxyProtocol",
     "ToxicType",

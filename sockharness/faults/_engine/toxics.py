@@ -11,6 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sockharness.faults._engine.targeting import (
+    EVERY_CONNECTION,
+    InvalidTarget,
+    Target,
+    check_target_backend,
+    parse_target,
+)
 from sockharness.faults._engine.toxic_maths import (
     BANDWIDTH_SLICE_SECONDS,
     bandwidth_bytes_per_second,
@@ -21,6 +28,7 @@ from sockharness.faults._engine.toxic_maths import (
 )
 from sockharness.faults._engine.toxic_types import (
     TOXICS,
+    AttributeValue,
     InvalidAttribute,
     ToxicType,
     go_kind,
@@ -34,7 +42,7 @@ DOWNSTREAM = "downstream"  # server -> client
 STREAMS = (UPSTREAM, DOWNSTREAM)
 
 #: type -> default attributes (exactly Toxiproxy's attribute names; every default is 0 there too).
-TOXIC_TYPES: dict[str, dict[str, int]] = {name: toxic.defaults() for name, toxic in TOXICS.items()}
+TOXIC_TYPES: dict[str, dict[str, AttributeValue]] = {name: toxic.defaults() for name, toxic in TOXICS.items()}
 
 
 def _toxicity(value: object, *, go_words: bool = True) -> float:
@@ -83,8 +91,10 @@ class ToxicSpec:
     type: str
     stream: str = DOWNSTREAM
     toxicity: float = 1.0
-    attributes: dict[str, int] = field(default_factory=dict)
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
     stream_spelling: str | None = field(default=None, compare=False)
+    #: Which connections it acts on and from when in their life (embedded only); default: all, at once.
+    target: Target = EVERY_CONNECTION
 
     def __post_init__(self) -> None:
         toxic = toxic_type(self.type)  # the type first: it says which attributes exist
@@ -96,7 +106,8 @@ class ToxicSpec:
         self.toxicity = _toxicity(self.toxicity, go_words=False)
         if not isinstance(self.attributes, Mapping):
             raise BadRequest(f"attributes of a {self.type} toxic must be a mapping, got {self.attributes!r}")
-        self.attributes = toxic.validate(self.attributes)
+        self.attributes = toxic.revalidate(self.attributes)
+        self.target = parse_target(self.target)
         if not self.name:
             self.name = f"{self.type}_{self.stream_text}"
 
@@ -108,13 +119,20 @@ class ToxicSpec:
         name: str | None = None,
         stream: str = DOWNSTREAM,
         toxicity: float = 1.0,
+        target: Target | Mapping[str, object] | None = None,
         **attributes: int | float | str,
     ) -> ToxicSpec:
         """The Python API's toxic: attributes may be durations/sizes with a unit; everything is checked
-        (type, attribute names, types and ranges, stream, toxicity) before anything uses it. The stream
-        keeps its spelling, as Toxiproxy does (``"UPSTREAM"`` gives the name ``latency_UPSTREAM``)."""
+        (type, attribute names, types and ranges, stream, toxicity, target) before anything uses it. The
+        stream keeps its spelling, as Toxiproxy does (``"UPSTREAM"`` gives the name ``latency_UPSTREAM``)."""
         toxic = toxic_type(type)
-        return cls(name or "", toxic.name, stream, toxicity, toxic.validate(attributes), stream)
+        attributes_checked = toxic.validate(attributes)
+        return cls(name or "", toxic.name, stream, toxicity, attributes_checked, stream, parse_target(target))
+
+    def check_backend(self, backend: str) -> None:
+        """Refuse at once what ``backend`` cannot carry: an embedded-only toxic or attribute, or a target."""
+        self.toxic_type.check_backend(backend, self.attributes)
+        check_target_backend(self.target, self.name, backend)
 
     @property
     def toxic_type(self) -> ToxicType:
@@ -151,6 +169,7 @@ class ToxicSpec:
             toxicity=toxicity,
             attributes=attributes,
             stream_spelling=stream,
+            target=_json_target(data.get("target")),
         )
 
     def updated(self, data: Mapping[str, object]) -> ToxicSpec:
@@ -160,17 +179,31 @@ class ToxicSpec:
         raw = data.get("attributes")
         attributes = self.toxic_type.validate_json(raw if raw is not None else {}, base=self.attributes)
         toxicity = _toxicity(data["toxicity"]) if "toxicity" in data else self.toxicity
-        return ToxicSpec(self.name, self.type, self.stream, toxicity, attributes, self.stream_spelling)
+        target = _json_target(data["target"]) if "target" in data else self.target
+        return ToxicSpec(
+            self.name, self.type, self.stream, toxicity, attributes, self.stream_spelling, target
+        )
 
     def to_json(self) -> dict[str, object]:
-        """Toxiproxy's toxic JSON."""
-        return {
+        """Toxiproxy's toxic JSON; ``target`` only when set, and embedded-only attributes only when set."""
+        data: dict[str, object] = {
             "name": self.name,
             "type": self.type,
             "stream": self.stream_text,
             "toxicity": self.toxicity,
-            "attributes": dict(self.attributes),
+            "attributes": self.toxic_type.shown_attributes(self.attributes),
         }
+        if not self.target.is_everything:
+            data["target"] = self.target.to_json()
+        return data
+
+
+def _json_target(value: object) -> Target:
+    """A JSON ``target``: the registry's words, as a 400 (the HTTP API's Toxiproxy-style error body)."""
+    try:
+        return parse_target(value)
+    except InvalidTarget as error:
+        raise bad_request(error.message) from None
 
 
 def toxic_update(current: ToxicSpec, changes: Mapping[str, object]) -> dict[str, object]:
@@ -188,9 +221,11 @@ def toxic_update(current: ToxicSpec, changes: Mapping[str, object]) -> dict[str,
 __all__ = [
     "BANDWIDTH_SLICE_SECONDS",
     "DOWNSTREAM",
+    "EVERY_CONNECTION",
     "STREAMS",
     "TOXIC_TYPES",
     "UPSTREAM",
+    "Target",
     "ToxicSpec",
     "bandwidth_bytes_per_second",
     "bandwidth_schedule",

@@ -100,6 +100,7 @@ class NewToxic:
     stream: str
     toxicity: float
     attributes: Mapping[str, object]
+    target: Mapping[str, object] | None = None
 
 
 @register
@@ -118,7 +119,15 @@ class AddToxicAction(Action[ToxicBase, NewToxic]):
 
     def resolve(self, args: ToxicBase, env: Environment) -> NewToxic:
         assert args.proxy is not None  # problem() rejected it at load time
-        return NewToxic(args.proxy, args.type, args.name, args.stream, args.toxicity, args.attribute_values())
+        return NewToxic(
+            args.proxy,
+            args.type,
+            args.name,
+            args.stream,
+            args.toxicity,
+            args.attribute_values(),
+            args.target_values(),
+        )
 
     def call(self, ctx: ScenarioContext, resolved: NewToxic) -> str:
         proxy = ctx.proxy(resolved.proxy)
@@ -128,6 +137,7 @@ class AddToxicAction(Action[ToxicBase, NewToxic]):
             name=resolved.name,
             stream=resolved.stream,
             toxicity=resolved.toxicity,
+            target=resolved.target,
             **resolved.attributes,
         )
         return name
@@ -224,3 +234,16 @@ class ProxyUpAction(_ProxySwitch):
 
     def call(self, ctx: ScenarioContext, resolved: OnProxy) -> None:
         ctx.proxy(resolved.proxy).enable()
+
+
+@register
+class ProxyConnectionsAction(_ProxySwitch):
+    name = "proxy_connections"
+    summary = (
+        "how many connections a proxy peer has accepted, from its connection log (`proxy_connections: px`, "
+        "`returns: 3`): how many attempts a retrying client made; embedded backend only"
+    )
+    returns = "the number of connections accepted"
+
+    def call(self, ctx: ScenarioContext, resolved: OnProxy) -> int:
+        return len(ctx.proxy(resolved.proxy).connections())

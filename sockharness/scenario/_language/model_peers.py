@@ -356,6 +356,7 @@ class ProxyPeer(PeerBase):
                 name=toxic.name,
                 stream=toxic.stream,
                 toxicity=toxic.toxicity,
+                target=toxic.target_values(),
                 **toxic.attribute_values(),
             )
         run.ctx.proxies[name] = proxy

@@ -26,11 +26,34 @@ from pydantic import (
 )
 
 from sockharness._units import DURATION_PATTERN, SIZE_PATTERN
-from sockharness.faults._engine.toxic_types import TOXICS, Attribute, ToxicType, Unit, parse_toxicity
+from sockharness.faults._engine.targeting import (
+    TARGET_KEYS,
+    TARGET_SUMMARIES,
+    InvalidTarget,
+    parse_target,
+    unknown_target_key,
+)
+from sockharness.faults._engine.toxic_types import (
+    TOXICS,
+    Attribute,
+    AttributeValue,
+    ToxicType,
+    Unit,
+    parse_toxicity,
+)
 from sockharness.scenario._language.errors import describe_value, did_you_mean
 from sockharness.scenario._language.model_types import StrictModel, fail, parsed_by
 
-__all__ = ["TOXIC_MODELS", "TOXIC_TYPES", "Toxic", "ToxicAttributes", "ToxicBase", "by_field", "field_tag"]
+__all__ = [
+    "TOXIC_MODELS",
+    "TOXIC_TYPES",
+    "Toxic",
+    "ToxicAttributes",
+    "ToxicBase",
+    "ToxicTarget",
+    "by_field",
+    "field_tag",
+]
 
 
 # --- toxics ----------------------------------------------------------------------------------------
@@ -55,8 +78,16 @@ class ToxicAttributes(StrictModel):
 
 
 def _attribute_schema(attribute: Attribute) -> dict[str, Any]:
-    number = {"type": "integer", "minimum": attribute.minimum}
     unit = attribute.unit
+    if unit is Unit.TEXT:
+        if attribute.choices:
+            return {"enum": list(attribute.choices), "description": attribute.summary}
+        return {"type": "string", "minLength": 1, "description": attribute.summary}
+    if unit is Unit.FRACTION:
+        return {"type": "number", "minimum": 0, "maximum": 1, "description": attribute.summary}
+    number: dict[str, Any] = {"type": "integer", "minimum": attribute.minimum}
+    if attribute.maximum is not None:
+        number["maximum"] = attribute.maximum
     if unit.seconds is not None:
         text = {"type": "string", "pattern": DURATION_PATTERN}
         return {"anyOf": [number, text], "description": f"{attribute.summary}: {unit.words}, or with a unit"}
@@ -66,11 +97,15 @@ def _attribute_schema(attribute: Attribute) -> dict[str, Any]:
     return {**number, "description": f"{attribute.summary}: {unit.words}"}
 
 
+_PYTHON_TYPES: Final[dict[Unit, type]] = {Unit.TEXT: str, Unit.FRACTION: float}
+
+
 def _attribute_field(toxic: ToxicType, attribute: Attribute) -> Any:
-    def parse(value: Any) -> int:
+    def parse(value: Any) -> AttributeValue:
         return attribute.parse(value, toxic.name)
 
-    annotated = Annotated[int, parsed_by(parse), WithJsonSchema(_attribute_schema(attribute))]
+    python_type: Any = _PYTHON_TYPES.get(attribute.unit, int)
+    annotated = Annotated[python_type, parsed_by(parse), WithJsonSchema(_attribute_schema(attribute))]
     return (annotated, ...) if attribute.required else (annotated, attribute.default)
 
 
@@ -87,10 +122,54 @@ def _attributes_model(toxic: ToxicType) -> type[ToxicAttributes]:
     return model
 
 
+class ToxicTarget(StrictModel):
+    """Which connections a toxic acts on and from when; its fields are built from ``targeting``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_keys(cls, data: Any) -> Any:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise fail(f"expected a target mapping of {', '.join(TARGET_KEYS)}, got {describe_value(data)}")
+        for key in data:
+            if key not in TARGET_KEYS:
+                raise fail(unknown_target_key(key), subpath=[key], at_key=True)
+        return data
+
+    def values(self) -> dict[str, object]:
+        """The keys the file set, as ``parse_target`` (and the Python API's ``target=``) takes them."""
+        return self.model_dump(exclude_none=True)
+
+
+def _target_field(key: str) -> Any:
+    def parse(value: Any) -> object:
+        try:
+            return getattr(parse_target({key: value}), key)
+        except InvalidTarget as error:
+            raise ValueError(error.message) from None
+
+    if key == "client_host":
+        schema: dict[str, Any] = {"type": "string", "description": TARGET_SUMMARIES[key]}
+    else:
+        low = 1 if key not in ("after_bytes", "after_ms") else 0
+        schema = {"type": "integer", "minimum": low, "description": TARGET_SUMMARIES[key]}
+    python_type: Any = str if key == "client_host" else int
+    return (Annotated[python_type | None, parsed_by(parse), WithJsonSchema(schema)], None)
+
+
+ToxicTarget = create_model(  # type: ignore[misc]  # one field per targeting key, from the registry
+    "ToxicTarget",
+    __base__=ToxicTarget,
+    __doc__=ToxicTarget.__doc__,
+    **{key: _target_field(key) for key in TARGET_KEYS},
+)
+
+
 class ToxicBase(StrictModel):
     """A toxic; ``proxy`` is required in phases and ``add_toxic`` steps, and absent in a proxy peer."""
 
-    what: ClassVar[str] = "a toxic mapping {type, name, stream, toxicity, attributes}"
+    what: ClassVar[str] = "a toxic mapping {type, name, stream, toxicity, attributes, target}"
     proxy: Annotated[str, Field(min_length=1)] | None = None
     type: str
     name: Annotated[str, Field(min_length=1)] | None = None
@@ -101,10 +180,20 @@ class ToxicBase(StrictModel):
         WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "share of connections"}),
     ] = 1.0
     attributes: StrictModel
+    #: Limits the toxic to chosen connections and a window in their life (embedded backend only).
+    target: ToxicTarget | None = None
 
-    def attribute_values(self) -> dict[str, int]:
+    def attribute_values(self) -> dict[str, AttributeValue]:
         """The attributes as Toxiproxy's JSON expects them (defaults included)."""
-        return {key: int(value) for key, value in self.attributes.model_dump().items()}
+        toxic = TOXICS[self.type]
+        values = toxic.shown_attributes(self.attributes.model_dump())
+        # An unset text (a cut without a pattern) stays unset: given, an empty text is refused.
+        unset = {a.name for a in toxic.attributes if a.unit is Unit.TEXT and values.get(a.name) == a.default}
+        return {key: value for key, value in values.items() if key not in unset}
+
+    def target_values(self) -> dict[str, object] | None:
+        """The target as the Python API's ``add_toxic(target=...)`` takes it; None for every connection."""
+        return self.target.values() if self.target is not None else None
 
 
 def _toxic_model(toxic: ToxicType) -> type[ToxicBase]:

@@ -20,6 +20,7 @@ from sockharness.peers._registry import Registry
 if TYPE_CHECKING:
     from sockharness.netns import PacketFaults
 from sockharness.scenario._actions.base import ScenarioSetupError
+from sockharness.scenario._run.failure import proxy_connections_text
 
 __all__ = ["RunOptions", "ScenarioContext", "ScenarioSetupError"]
 
@@ -152,10 +153,14 @@ def _describe_proxy(name: str, proxy: Any) -> str:
     """A proxy has no transcript of its own: show where it listens, its upstream, state and toxics."""
     try:
         toxics = ", ".join(
-            f"{t.name}={t.type}/{t.stream} {t.attributes} toxicity={t.toxicity:g}" for t in proxy.toxics()
+            f"{t.name}={t.type}/{t.stream} {t.attributes} toxicity={t.toxicity:g}"
+            + ("" if t.target.is_everything else f" target {t.target.describe()}")
+            for t in proxy.toxics()
         )
         state = "enabled" if proxy.enabled else "disabled"
         listen, upstream = format_address(proxy.address), format_address(proxy.upstream)
-        return f"--- proxy {name}: {listen} -> {upstream}, {state}, toxics: {toxics or 'none'} ---"
+        described = f"--- proxy {name}: {listen} -> {upstream}, {state}, toxics: {toxics or 'none'} ---"
+        log = proxy_connections_text(name, proxy)
+        return f"{described}\n{log}" if log else described
     except Exception as exc:  # a proxy that is already gone still must not hide the real failure
         return f"--- proxy {name}: state unavailable ({type(exc).__name__}: {exc}) ---"

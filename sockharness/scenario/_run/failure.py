@@ -98,3 +98,21 @@ class ScenarioFailure(AssertionError):
     def __reduce__(self) -> tuple[type[AssertionError], tuple[str]]:
         # Keep the rendered text when pickled (xdist, multiprocessing): the fields are not needed there.
         return (AssertionError, (str(self),))
+
+
+def proxy_connections_text(name: str, proxy: object) -> str:
+    """A proxy's connection log (which connections it accepted, which toxics acted on each, where a cut or a
+    corruption fell, how each ended), shown in a failure report next to the peers' transcripts."""
+    connections = getattr(proxy, "connections", None)
+    if connections is None:
+        return ""
+    from sockharness.faults._engine.connection_log import render_connection_log
+    from sockharness.faults._engine.toxic_types import UnsupportedToxic
+
+    try:
+        records = connections()
+    except UnsupportedToxic:
+        return f"--- proxy {name} connections: a real Toxiproxy server keeps no connection log ---"
+    except Exception as exc:  # a proxy already gone must not hide the real failure
+        return f"--- proxy {name} connections: unavailable ({type(exc).__name__}: {exc}) ---"
+    return render_connection_log(name, records)

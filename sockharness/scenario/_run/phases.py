@@ -31,6 +31,7 @@ def phase_faults(ctx: ScenarioContext, phase: Phase) -> Iterator[None]:
                 name=toxic.name,
                 stream=toxic.stream,
                 toxicity=toxic.toxicity,
+                target=toxic.target_values(),
                 **toxic.attribute_values(),
             )
             undo.append(
