@@ -45,6 +45,7 @@ from sockharness.scenario._language.model_types import (
     fail,
     parsed_by,
 )
+from sockharness.scenario._language.model_udp import datagram_problems
 from sockharness.scenario._language.model_values import Payload
 from sockharness.scenario._language.script_steps import (
     SCRIPT_BARE_WORDS,
@@ -335,18 +336,21 @@ class ProxyPeer(PeerBase):
     upstream: Address
     backend: Literal["embedded", "toxiproxy"] = "embedded"
     toxics: list[Toxic] = Field(default_factory=list)
+    #: "udp": a UDP proxy (embedded backend) that carries the udp_* datagram toxics.
+    protocol: Literal["tcp", "udp"] = "tcp"
 
     def kind_problems(self) -> Iterator[KindProblem]:
         for index, toxic in enumerate(self.toxics):
             if toxic.proxy is not None:
                 yield ("toxics", index, "proxy"), "a proxy peer's toxics apply to it: drop proxy", True
+        yield from datagram_problems(self.protocol, self.backend, [toxic.type for toxic in self.toxics])
 
     def start(self, run: PeerRun, name: str) -> Any:
         chosen = self.backend if "backend" in self.model_fields_set else run.ctx.options.backend
         upstream = run.address(self.upstream, name)
         listen = format_address((self.host, 0))
         proxy = run.backend(chosen).create_proxy(
-            (str(upstream[0]), int(upstream[1])), name=name, listen=listen
+            (str(upstream[0]), int(upstream[1])), name=name, listen=listen, protocol=self.protocol
         )
         run.ctx.on_close(f"proxy {name!r}", proxy.close)
         for toxic in self.toxics:

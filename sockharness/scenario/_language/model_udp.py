@@ -1,0 +1,28 @@
+"""What a file may say about UDP proxies, checked at load time with the toxic registry's own words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sockharness.faults._engine.toxic_types import TOXICS, TOXIPROXY_HAS_NO_UDP, UnsupportedToxic
+from sockharness.scenario._language.errors import KeyPath
+
+
+def datagram_problems(
+    protocol: str, backend: str, toxic_types: Iterable[str]
+) -> Iterator[tuple[KeyPath, str, bool]]:
+    """A toxic of the other protocol on a proxy peer (``udp_*`` on TCP, a TCP toxic on UDP), and a UDP
+    proxy on the Toxiproxy backend: (key path, sentence, point at the key), as ``kind_problems`` yields."""
+    if protocol == "udp" and backend == "toxiproxy":
+        yield ("protocol",), TOXIPROXY_HAS_NO_UDP, False
+    for index, name in enumerate(toxic_types):
+        toxic = TOXICS.get(name)
+        if toxic is None:
+            continue  # the toxic model already refused the unknown type
+        try:
+            toxic.check_protocol("udp" if protocol == "udp" else "tcp")
+        except UnsupportedToxic as error:
+            yield ("toxics", index, "type"), error.message, False
+
+
+__all__ = ["datagram_problems"]
