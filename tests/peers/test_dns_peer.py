@@ -141,3 +141,12 @@ def test_bad_table_entries_are_refused_with_the_entry_named(table: dict[str, obj
 def test_an_unknown_mode_lists_the_modes() -> None:
     with pytest.raises(ValueError, match="unknown DNS mode 'nxdomian'; known modes: answer, nxdomain"):
         DNSServer(TABLE, mode="nxdomian")
+
+
+def test_the_yaml_mode_names_are_the_peer_modes() -> None:
+    from typing import get_args
+
+    from sockharness.peers._dns import DNS_MODES
+    from sockharness.scenario._language.model_udp import DnsModeName
+
+    assert get_args(DnsModeName) == DNS_MODES

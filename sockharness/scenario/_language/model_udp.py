@@ -1,8 +1,9 @@
-"""What a file may say about UDP proxies, checked at load time with the toxic registry's own words."""
+"""What a file may say about UDP proxies and DNS peers, checked at load time in the registries' own words."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Literal
 
 from sockharness.faults._engine.toxic_types import TOXICS, TOXIPROXY_HAS_NO_UDP, UnsupportedToxic
 from sockharness.scenario._language.errors import KeyPath
@@ -25,4 +26,7 @@ def datagram_problems(
             yield ("toxics", index, "type"), error.message, False
 
 
-__all__ = ["datagram_problems"]
+#: A DNS peer's modes (``peers._dns.DNS_MODES``, which a test keeps equal to this).
+DnsModeName = Literal["answer", "nxdomain", "servfail", "refused", "empty", "truncate", "late", "drop"]
+
+__all__ = ["DnsModeName", "datagram_problems"]
