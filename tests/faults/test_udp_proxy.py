@@ -91,6 +91,18 @@ def test_datagram_boundaries_are_kept_through_toxics(
         assert [len(client.recv(65535)) for _ in range(2)] == [size, size]
 
 
+def test_the_fixture_states_the_idle_timeout(
+    udp_fault_proxy: Callable[..., EmbeddedProxy], echo: UDPEcho, sockets: Callable[[], socket.socket]
+) -> None:
+    proxy = udp_fault_proxy(echo, idle_timeout=0.05)
+    client = sockets()
+    client.sendto(b"x", proxy.address)
+    assert client.recv(10) == b"x"
+    assert _until(lambda: proxy.engine_proxy.connection_count() == 0)
+    with pytest.raises(ValueError, match="idle_timeout must be a positive number of seconds, got 0"):
+        udp_fault_proxy(echo, idle_timeout=0)
+
+
 def test_idle_sessions_expire_and_a_new_datagram_opens_a_new_one(
     echo: UDPEcho, sockets: Callable[[], socket.socket]
 ) -> None:

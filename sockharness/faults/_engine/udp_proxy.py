@@ -43,6 +43,13 @@ DATAGRAMS_PER_WAKEUP = 64
 _LOST_ON_SEND = (errno.ECONNREFUSED, errno.ENOBUFS, errno.EAGAIN, errno.EHOSTUNREACH, errno.ENETUNREACH)
 
 
+def check_idle_timeout(seconds: object) -> float:
+    """A session idle timeout: a positive number of seconds."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds > 0:
+        raise ValueError(f"idle_timeout must be a positive number of seconds, got {seconds!r}")
+    return float(seconds)
+
+
 class _Direction:
     """One direction of one session: its chain, its outbox and its counters; a reactor timer target."""
 
@@ -173,13 +180,15 @@ class UdpEngineProxy(EngineProxy):
         *,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
-        if not idle_timeout > 0:
-            raise ValueError(f"idle_timeout must be a positive number of seconds, got {idle_timeout!r}")
+        self.idle_timeout = check_idle_timeout(idle_timeout)
         super().__init__(engine, name, listen, upstream)
-        self.idle_timeout = idle_timeout
         self.sessions: dict[tuple[object, ...], UdpSession] = {}
         self.expired_sessions = 0
         self._sweep_at: float | None = None
+
+    def set_idle_timeout(self, seconds: float) -> None:
+        """Sessions quiet for ``seconds`` end (checked from the next sweep on)."""
+        self.idle_timeout = check_idle_timeout(seconds)
 
     @property
     def listener(self) -> socket.socket | None:
@@ -414,4 +423,4 @@ class UdpEngineProxy(EngineProxy):
             self._arm_sweep(max(oldest + self.idle_timeout, now + 0.01))
 
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "UdpEngineProxy", "UdpSession"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "UdpEngineProxy", "UdpSession", "check_idle_timeout"]
