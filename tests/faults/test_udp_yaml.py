@@ -83,3 +83,25 @@ def test_an_unknown_protocol_lists_the_two() -> None:
         """
     [(line, path, message)] = _problems(text)
     assert line == 6 and path.endswith("protocol") and "expected one of tcp, udp, got 'sctp'" in message
+
+
+def test_steps_and_phases_aimed_at_a_proxy_of_the_other_protocol_are_reported_at_their_lines() -> None:
+    text = """\
+        scenarios:
+          - name: bad
+            description: x
+            peers:
+              echo: udp_echo
+              px: {kind: proxy, protocol: udp, upstream: echo}
+            phases:
+              - name: slow
+                toxics: [{proxy: px, type: latency, attributes: {latency: 5}}]
+                steps:
+                  - socket: {as: c, type: SOCK_DGRAM}
+                  - add_toxic: {proxy: px, type: udp_loss, toxicity: 0.5}
+                  - add_toxic: {proxy: px, type: slicer, attributes: {average_size: 1}}
+        """
+    problems = _lines_and_words(text)
+    assert len(problems) == 2, problems
+    assert _has(problems, 9, "the latency toxic applies to TCP proxies only, not to a UDP proxy")
+    assert _has(problems, 13, "the slicer toxic applies to TCP proxies only, not to a UDP proxy")

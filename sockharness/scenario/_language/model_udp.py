@@ -26,7 +26,20 @@ def datagram_problems(
             yield ("toxics", index, "type"), error.message, False
 
 
+def toxic_protocol_problem(protocol: str, toxic_type: str) -> str | None:
+    """Why a toxic of ``toxic_type`` cannot go on a proxy of ``protocol`` (an add_toxic step or a phase
+    toxic aimed at a proxy peer), or None."""
+    toxic = TOXICS.get(toxic_type)
+    if toxic is None:
+        return None
+    try:
+        toxic.check_protocol("udp" if protocol == "udp" else "tcp")
+    except UnsupportedToxic as error:
+        return error.message
+    return None
+
+
 #: A DNS peer's modes (``peers._dns.DNS_MODES``, which a test keeps equal to this).
 DnsModeName = Literal["answer", "nxdomain", "servfail", "refused", "empty", "truncate", "late", "drop"]
 
-__all__ = ["DnsModeName", "datagram_problems"]
+__all__ = ["DnsModeName", "datagram_problems", "toxic_protocol_problem"]
