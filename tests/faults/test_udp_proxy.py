@@ -259,3 +259,16 @@ def test_the_http_api_makes_udp_proxies_and_answers_400_in_the_same_words(echo: 
         assert status == 200 and isinstance(body, dict) and body["toxicity"] == 0.25
         status, body = _call(api, "GET", "/proxies/u")
         assert status == 200 and isinstance(body, dict) and body["toxics"][0]["type"] == "udp_loss"
+
+
+def test_populate_keeps_the_protocol_and_replaces_a_proxy_whose_protocol_changed(echo: UDPEcho) -> None:
+    with FaultEngine(seed=1) as engine:
+        api = ToxiproxyAPI(engine)
+        upstream = format_address(echo.address)
+        entry = {"name": "p", "listen": "127.0.0.1:0", "upstream": upstream, "protocol": "udp"}
+        status, body = _call(api, "POST", "/populate", [entry])
+        assert status == 201 and isinstance(body, dict), body
+        assert engine.get_proxy("p").protocol == "udp"
+        status, body = _call(api, "POST", "/populate", [{**entry, "protocol": "tcp"}])
+        assert status == 201, body
+        assert engine.get_proxy("p").protocol == "tcp"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import dns.flags
 import dns.message
@@ -150,3 +151,19 @@ def test_the_yaml_mode_names_are_the_peer_modes() -> None:
     from sockharness.scenario._language.model_udp import DnsModeName
 
     assert get_args(DnsModeName) == DNS_MODES
+
+
+def test_behind_the_udp_fault_proxy_dnspython_sees_the_delay_and_the_loss(udp_fault_proxy: Any) -> None:
+    with DNSServer(TABLE) as server:
+        proxy = udp_fault_proxy(server)
+        proxy.add_toxic("udp_latency", stream="upstream", latency=100)
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port = [proxy.host], proxy.port
+        resolver.timeout = resolver.lifetime = 2.0
+        started = time.monotonic()
+        assert [r.address for r in resolver.resolve("db.internal", "A")] == ["127.0.0.10"]
+        assert time.monotonic() - started >= 0.1
+        proxy.add_toxic("udp_blackhole", stream="upstream")
+        resolver.timeout = resolver.lifetime = 0.3
+        with pytest.raises(dns.resolver.LifetimeTimeout):
+            resolver.resolve("db.internal", "A")
