@@ -125,7 +125,24 @@ def _collect_names() -> dict[str, int]:
             value = getattr(errno, attribute)
             if isinstance(value, int):
                 names[attribute] = value
+    used = set(names.values())
+    # Where getaddrinfo's codes overlap errno numbers (positive EAI_* on BSDs), errno keeps its names.
+    names.update({name: value for name, value in GAI_CODES.items() if value not in used})
     return names
+
+
+def _collect_gai_codes() -> dict[str, int]:
+    """``getaddrinfo``'s error codes (``socket.gaierror.errno``: EAI_NONAME -2, EAI_AGAIN -3 on glibc), so
+    ``raises: {type: socket.gaierror, errno: EAI_NONAME}`` reads like any errno; negative on glibc, so they
+    never collide with errno numbers there."""
+    return {
+        name: value
+        for name in dir(socket)
+        if name.startswith("EAI_") and isinstance(value := getattr(socket, name), int)
+    }
+
+
+GAI_CODES: Mapping[str, int] = MappingProxyType(_collect_gai_codes())
 
 
 _NAMES_BY_NUMBER_ALL: Mapping[str, int] = MappingProxyType(_collect_names())
@@ -157,6 +174,8 @@ def resolve_errno(name: str, *, argument: str = "name") -> int:
         return value
     if name in WSA_CODES:
         return WSA_CODES[name]
+    if name in GAI_CODES:
+        return GAI_CODES[name]
     raise UnknownErrnoError(name, argument)
 
 

@@ -10,6 +10,7 @@ pytest_plugins = [
     "sockharness.fixtures._options",
     "sockharness.fixtures._peers",
     "sockharness.fixtures._faults",
+    "sockharness.fixtures._udp_faults",
     "sockharness.fixtures._scenarios",
     "sockharness.fixtures._netns",
     "sockharness.fixtures._leaks",

@@ -107,10 +107,11 @@ class FaultBackend(Protocol):
         ...
 
     def create_proxy(
-        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0"
+        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0", protocol: str = "tcp"
     ) -> FaultProxy:
         """A proxy in front of ``upstream``: ``(host, port)``, ``"host:port"``, ``"[::1]:port"``, a peer, a
-        proxy or anything with ``.address`` (see :func:`upstream_text`)."""
+        proxy or anything with ``.address`` (see :func:`upstream_text`). ``protocol="udp"`` makes a UDP proxy
+        (embedded backend only) that carries the ``udp_*`` datagram toxics."""
         ...
 
     def reset(self) -> None: ...

@@ -263,4 +263,9 @@ def enter_private_netns(sysctls: Mapping[str, str] | None = None, *, require_nft
         for _path, fd, _value in host_sysctls.values():
             os.close(fd)
     os.environ[NETNS_ENV] = own_id
+    # A private mount namespace too, so DNS faults can cover /etc/resolv.conf without touching the host's
+    # (netns/_resolver.py); still single-threaded here, as unshare(CLONE_NEWNS) needs.
+    from sockharness.netns._resolver import enter_private_mounts
+
+    enter_private_mounts()
     return NetnsInfo(own_id, host_id, applied)

@@ -23,6 +23,7 @@ from sockharness.peers._builtin import (
     ReplyServer,
     SilentServer,
 )
+from sockharness.peers._dns import DnsQuery, DNSServer, DnsTableError
 from sockharness.peers._errors import PeerError
 from sockharness.peers._registry import Registry, SocketRecord, ThreadRecord, default_registry
 from sockharness.peers._script import reset_socket
@@ -54,7 +55,10 @@ __all__ = [
     "HTTP_HELLO_RESPONSE",
     "Close",
     "ClosedPort",
+    "DNSServer",
     "DiscardServer",
+    "DnsQuery",
+    "DnsTableError",
     "Drain",
     "Echo",
     "EchoServer",

@@ -45,7 +45,9 @@ TYPO = (
 )
 UNKNOWN_TYPE = (
     "unknown toxic type 'latencyy'; did you mean 'latency'? known types: "
-    "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, cut, corrupt, noop"
+    "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, cut, corrupt, noop, "
+    "udp_latency, udp_loss, udp_burst_loss, udp_duplicate, udp_reorder, udp_corrupt, udp_truncate, udp_rate, "
+    "udp_blackhole"
 )
 NEGATIVE = "attribute latency of a latency toxic must be >= 0, got -1"
 

@@ -36,6 +36,7 @@ EVERYTHING = textwrap.dedent(
           fb: {kind: full_backlog, backlog: 1}
           u: udp_echo
           uc: udp_closed_port
+          ns: {kind: dns, table: {db.internal: [127.0.0.10, "::1"]}, modes: {slow.internal: late}, delay: 1s}
           t:
             kind: tcp_server
             backlog: 5
@@ -101,6 +102,8 @@ EVERYTHING = textwrap.dedent(
           - recvfrom: {socket: d, bufsize: 1024}
             bytes: {exact: ping}
           - sleep: 10ms
+          - getaddrinfo: {host: localhost, port: 80, family: AF_INET, type: SOCK_STREAM}
+            raises: {type: socket.gaierror, errno: EAI_NONAME}
           - peer: {name: t, action: wait, timeout: 2s}
           - add_toxic: {proxy: px, type: bandwidth, attributes: {rate: 100}}
             returns: bandwidth_downstream

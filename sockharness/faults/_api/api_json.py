@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sockharness.faults._engine.checks import split_host_port
-from sockharness.faults._engine.toxic_types import TOXICS, go_kind
+from sockharness.faults._engine.toxic_types import TOXICS, go_kind, proxy_protocol
 from sockharness.faults._engine.toxics import ToxicSpec
 from sockharness.faults._errors import FaultError, ListenError, MissingField, bad_request
 
@@ -33,8 +33,9 @@ JSON_CONTENT_TYPE = "application/json"
 ERROR_CONTENT_TYPE = "text/plain; charset=utf-8"
 VERSION_CONTENT_TYPE = "application/json;charset=utf-8"
 
-PROXY_CREATE_FIELDS = ("name", "listen", "upstream", "enabled", "toxics")
-PROXY_UPDATE_FIELDS = ("name", "listen", "upstream", "enabled", "toxics")
+PROXY_CREATE_FIELDS = ("name", "listen", "upstream", "enabled", "toxics", "protocol")
+PROXY_UPDATE_FIELDS = ("name", "listen", "upstream", "enabled", "toxics", "protocol")
+#: ``protocol`` is ours (Toxiproxy has TCP proxies only): absent means "tcp", so its clients keep working.
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ def proxy_json(proxy: EngineProxy) -> dict[str, object]:
     data = proxy.to_json()
     ordered: dict[str, object] = {key: data[key] for key in ("name", "listen", "upstream", "enabled")}
     ordered["toxics"] = [toxic_json(spec) for spec in proxy.toxics()]
+    if "protocol" in data:  # UDP proxies only: a TCP proxy's JSON stays exactly Toxiproxy's
+        ordered["protocol"] = data["protocol"]
     return ordered
 
 
@@ -215,6 +218,13 @@ class ProxyRequest:
     listen: str
     upstream: str
     enabled: bool
+    protocol: str = "tcp"
+
+
+def parse_protocol(fields: dict[str, object], where: str = "") -> str | None:
+    """The optional ``protocol`` field: "tcp" or "udp"."""
+    protocol = optional_str(fields, "protocol", where)
+    return proxy_protocol(protocol) if protocol else None
 
 
 def parse_proxy_create(data: object, index: int | None = None) -> ProxyRequest:
@@ -230,4 +240,7 @@ def parse_proxy_create(data: object, index: int | None = None) -> ProxyRequest:
         raise MissingField(f"name{where}")
     if not upstream:
         raise MissingField(f"upstream{where}")
-    return ProxyRequest(name, listen or DEFAULT_LISTEN, upstream, True if enabled is None else enabled)
+    protocol = parse_protocol(fields, where) or "tcp"
+    return ProxyRequest(
+        name, listen or DEFAULT_LISTEN, upstream, True if enabled is None else enabled, protocol
+    )

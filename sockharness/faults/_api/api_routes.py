@@ -38,6 +38,7 @@ from sockharness.faults._api.api_json import (
     optional_bool,
     optional_str,
     parse_json_body,
+    parse_protocol,
     parse_proxy_create,
     proxy_json,
     toxic_body,
@@ -183,7 +184,9 @@ class ToxiproxyAPI:
         spec = parse_proxy_create(parse_json_body(call.body))
         if spec.enabled:  # Toxiproxy only resolves the address when it binds
             check_listen(spec.listen, creating=True)
-        proxy = self._engine.create_proxy(spec.name, spec.listen, spec.upstream, enabled=spec.enabled)
+        proxy = self._engine.create_proxy(
+            spec.name, spec.listen, spec.upstream, enabled=spec.enabled, protocol=spec.protocol
+        )
         return json_response(201, proxy_json(proxy))
 
     def _proxy_show(self, call: _Call) -> APIResponse:
@@ -197,6 +200,12 @@ class ToxiproxyAPI:
         if new_name and new_name != name:
             raise bad_request(f'a proxy cannot be renamed (field "name" is "{new_name}", proxy is "{name}")')
         check_toxics_field(fields)
+        protocol = parse_protocol(fields)
+        current = self._engine.get_proxy(name).protocol
+        if protocol and protocol != current:
+            raise bad_request(
+                f'a proxy\'s protocol cannot be changed (proxy "{name}" is {current}, not {protocol})'
+            )
         listen = optional_str(fields, "listen")
         # No pre-check of listen: update_proxy validates and binds it before changing anything.
         proxy = self._engine.update_proxy(
@@ -230,12 +239,19 @@ class ToxiproxyAPI:
                     check_listen(entry.listen, creating=True)
                 current = existing.get(entry.name)
                 if current is not None:
-                    if current.upstream == entry.upstream and _same_listen(current, entry.listen):
+                    same = current.upstream == entry.upstream and current.protocol == entry.protocol
+                    if same and _same_listen(current, entry.listen):
                         done.append(current)
                         continue
                     self._engine.delete_proxy(entry.name)
                 done.append(
-                    self._engine.create_proxy(entry.name, entry.listen, entry.upstream, enabled=entry.enabled)
+                    self._engine.create_proxy(
+                        entry.name,
+                        entry.listen,
+                        entry.upstream,
+                        enabled=entry.enabled,
+                        protocol=entry.protocol,
+                    )
                 )
         except FaultError as exc:
             return _populate_response(exc.status, done, exc)

@@ -10,6 +10,7 @@ from contextlib import contextmanager, suppress
 from sockharness.faults._engine.connection_log import ConnectionRecord
 from sockharness.faults._engine.engine import EngineProxy, FaultEngine
 from sockharness.faults._engine.targeting import Target
+from sockharness.faults._engine.toxic_types import proxy_protocol
 from sockharness.faults._engine.toxics import ToxicSpec, toxic_update
 from sockharness.faults._errors import ProxyNotFound
 from sockharness.faults._interface import upstream_text
@@ -49,6 +50,11 @@ class EmbeddedProxy:
     def enabled(self) -> bool:
         return self._proxy.enabled
 
+    @property
+    def protocol(self) -> str:
+        """``"tcp"`` or ``"udp"``."""
+        return self._proxy.protocol
+
     def add_toxic(
         self,
         type: str,
@@ -60,7 +66,7 @@ class EmbeddedProxy:
         **attributes: int | float | str,
     ) -> str:
         spec = ToxicSpec.build(type, name=name, stream=stream, toxicity=toxicity, target=target, **attributes)
-        spec.toxic_type.check_protocol("tcp")
+        spec.toxic_type.check_protocol(proxy_protocol(self._proxy.protocol))
         return self._proxy.add_toxic(spec).name
 
     def update_toxic(self, name: str, **attributes: int | float | str) -> None:
@@ -125,14 +131,15 @@ class EmbeddedBackend:
         return self.engine.seed
 
     def create_proxy(
-        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0"
+        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0", protocol: str = "tcp"
     ) -> EmbeddedProxy:
         upstream_address = upstream_text(upstream)
+        proxy_protocol(protocol)
         with self._lock:
             if name is None:
                 existing = self.engine.proxies()
                 name = next(f"proxy_{n}" for n in self._names if f"proxy_{n}" not in existing)
-            engine_proxy = self.engine.create_proxy(name, listen, upstream_address)
+            engine_proxy = self.engine.create_proxy(name, listen, upstream_address, protocol=protocol)
             proxy = EmbeddedProxy(self, engine_proxy)
             self._proxies.append(proxy)
             return proxy

@@ -32,7 +32,7 @@ from toxiproxy.proxy import Proxy as ClientProxy
 
 from sockharness.faults._engine.connection_log import ConnectionRecord
 from sockharness.faults._engine.targeting import Target
-from sockharness.faults._engine.toxic_types import UnsupportedToxic
+from sockharness.faults._engine.toxic_types import TOXIPROXY_HAS_NO_UDP, UnsupportedToxic, proxy_protocol
 from sockharness.faults._engine.toxics import ToxicSpec, toxic_update
 from sockharness.faults._errors import (
     BadRequest,
@@ -310,9 +310,11 @@ class ToxiproxyBackend:
         return _fault_error(status, body)
 
     def create_proxy(
-        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0"
+        self, upstream: object, *, name: str | None = None, listen: str = "127.0.0.1:0", protocol: str = "tcp"
     ) -> ToxiproxyProxy:
         """Create a proxy named ``<name or 'sockharness'>-<pid>-<random>``: unique on a shared server."""
+        if proxy_protocol(protocol) == "udp":
+            raise UnsupportedToxic(TOXIPROXY_HAS_NO_UDP)
         unique = f"{name or 'sockharness'}-{self._token}-{uuid.uuid4().hex[:6]}"
         upstream_address = upstream_text(upstream)
 

@@ -33,6 +33,7 @@ from sockharness.faults._engine.checks import (
 from sockharness.faults._engine.connection import Connection
 from sockharness.faults._engine.connection_log import LOG_SIZE, ConnectionRecord
 from sockharness.faults._engine.reactor import EPOLLIN, Reactor
+from sockharness.faults._engine.toxic_types import proxy_protocol
 from sockharness.faults._engine.toxics import STREAMS, ToxicSpec
 from sockharness.faults._errors import (
     ListenError,
@@ -100,6 +101,8 @@ def endpoint_of_listen(listen: str) -> SockAddr | None:
 class EngineProxy:
     """One proxy. Attributes mirror Toxiproxy's JSON; ``listen`` is the resolved ``"host:port"``."""
 
+    protocol = "tcp"
+
     def __init__(self, engine: FaultEngine, name: str, listen: str, upstream: str) -> None:
         check_name(name)
         check_upstream(upstream)
@@ -146,6 +149,8 @@ class EngineProxy:
         raise ToxicNotFound()
 
     def add_toxic(self, spec: ToxicSpec) -> ToxicSpec:
+        spec.toxic_type.check_protocol("tcp")
+
         def add() -> ToxicSpec:
             if any(existing.name == spec.name for existing in self._specs):
                 raise ToxicExists()
@@ -500,6 +505,16 @@ def _host_port(address: object) -> tuple[str, int]:
     return str(address), 0
 
 
+def _proxy_class(protocol: str) -> type[EngineProxy]:
+    """The proxy class of a protocol (the UDP one imported only when used)."""
+    if protocol == "udp":
+        from sockharness.faults._engine.udp_proxy import UdpEngineProxy
+
+        return UdpEngineProxy
+    proxy_protocol(protocol)
+    return EngineProxy
+
+
 class FaultEngine:
     """Named proxies sharing one reactor thread; thread-safe.
 
@@ -526,14 +541,17 @@ class FaultEngine:
         self._lock = threading.RLock()
         self._closed = False
 
-    def create_proxy(self, name: str, listen: str, upstream: str, enabled: bool = True) -> EngineProxy:
-        """All-or-nothing: every check (name, upstream, loopback, loop, bind) passes before it exists."""
+    def create_proxy(
+        self, name: str, listen: str, upstream: str, enabled: bool = True, protocol: str = "tcp"
+    ) -> EngineProxy:
+        """All-or-nothing: every check (name, upstream, loopback, loop, bind) passes before it exists.
+        ``protocol="udp"`` makes a UDP proxy (``udp_proxy``), with the same surface."""
         with self._lock:
             self._check_open()
             check_name(name)
             if name in self._proxies:
                 raise ProxyExists()
-            proxy = EngineProxy(self, name, listen, upstream)
+            proxy = _proxy_class(protocol)(self, name, listen, upstream)
             if enabled:
                 proxy.start()  # binds, then checks for a loop with the bound port, then accepts
             else:

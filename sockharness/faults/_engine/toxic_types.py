@@ -82,6 +82,10 @@ class Unit(enum.Enum):
     PERCENT = "%"
     FRACTION = "fraction"
     MASK = "mask"
+    DATAGRAMS = "datagrams"
+    DATAGRAMS_PER_SECOND = "datagrams/s"
+    BITS = "bits"
+    PORT = "port"
 
     @property
     def words(self) -> str:
@@ -119,6 +123,10 @@ _UNIT_WORDS = {
     Unit.PERCENT: "percent",
     Unit.FRACTION: "fraction",
     Unit.MASK: "bit mask",
+    Unit.DATAGRAMS: "datagrams",
+    Unit.DATAGRAMS_PER_SECOND: "datagrams per second",
+    Unit.BITS: "bits",
+    Unit.PORT: "a port number",
 }
 
 
@@ -491,6 +499,80 @@ def _corrupt_problem(values: Mapping[str, AttributeValue]) -> str | None:
 
 _MS = Unit.MILLISECONDS
 
+
+def _datagram_only(spec: ToxicSpec, start: StageStart) -> Stage:
+    """The TCP stage of a datagram toxic: a pass-through never built, since every way onto a TCP proxy
+    (``EngineProxy.add_toxic``, the backends, the YAML checker) refuses it by ``check_protocol`` first."""
+    return Stage(spec)
+
+
+def _datagram_toxic(name: str, summary: str, *attributes: Attribute) -> ToxicType:
+    """A UDP toxic (its maths: ``datagram_toxics``): toxicity is the share of datagrams it acts on, and
+    ``nth`` and ``client_port`` aim it at one datagram or one client."""
+    targeting = (
+        Attribute("nth", Unit.DATAGRAMS, "act only on the Nth datagram of each client and direction; 0: all"),
+        Attribute("client_port", Unit.PORT, "act only on the client with this source port; 0: every client"),
+    )
+    struct = "".join(part.title() for part in name.split("_")) + "Toxic"
+    return ToxicType(
+        name,
+        struct.replace("Udp", "UDP"),
+        summary,
+        (*attributes, *targeting),
+        stage=_datagram_only,
+        protocols=frozenset({"udp"}),
+        embedded_only=True,
+    )
+
+
+_DG = Unit.DATAGRAMS
+
+#: The datagram toxics of UDP proxies (embedded engine only: Toxiproxy has no UDP proxies).
+_DATAGRAM_TOXICS: Final = (
+    _datagram_toxic(
+        "udp_latency",
+        "UDP: delays each datagram by latency ± jitter; order kept, never early.",
+        Attribute("latency", _MS, "delay added to each datagram", required=True),
+        Attribute("jitter", _MS, "random spread, uniform in ± jitter"),
+    ),
+    _datagram_toxic("udp_loss", "UDP: drops each datagram independently with probability toxicity."),
+    _datagram_toxic(
+        "udp_burst_loss",
+        "UDP: bursty loss (Gilbert-Elliott): bad spells of mean `burst` datagrams every mean `gap`; "
+        "toxicity is the loss inside a bad spell.",
+        Attribute("burst", _DG, "mean length of a bad spell (0: the toxic does nothing)", required=True),
+        Attribute("gap", _DG, "mean length of a good spell between two bad ones", required=True),
+    ),
+    _datagram_toxic(
+        "udp_duplicate",
+        "UDP: sends extra copies of a datagram right after it.",
+        Attribute("copies", _DG, "extra copies of each datagram acted on", required=True),
+    ),
+    _datagram_toxic(
+        "udp_reorder",
+        "UDP: holds a datagram back until `gap` later ones went past it, or for `delay` (first wins).",
+        Attribute("gap", _DG, "later datagrams that overtake it; 0: by time only", required=True),
+        Attribute("delay", _MS, "longest hold; 0: no time limit"),
+    ),
+    _datagram_toxic(
+        "udp_corrupt",
+        "UDP: flips random bits of a datagram (its length is kept).",
+        Attribute("bits", Unit.BITS, "distinct bits flipped per datagram", required=True),
+    ),
+    _datagram_toxic(
+        "udp_truncate",
+        "UDP: cuts a datagram to its first `size` bytes.",
+        Attribute("size", Unit.BYTES, "bytes kept of each datagram", required=True),
+    ),
+    _datagram_toxic(
+        "udp_rate",
+        "UDP: paces datagrams to a rate in datagrams/s and KB/s (queued, never dropped, never early).",
+        Attribute("datagrams", Unit.DATAGRAMS_PER_SECOND, "datagrams per second; 0: no limit"),
+        Attribute("rate", Unit.KB_PER_SECOND, "bytes per second, in 1000s; 0: no limit"),
+    ),
+    _datagram_toxic("udp_blackhole", "UDP: drops every datagram (as udp_loss with toxicity 1)."),
+)
+
 #: Every toxic, in the order Toxiproxy's docs list them. Every default is 0, as in Toxiproxy.
 TOXICS: Final[Mapping[str, ToxicType]] = {
     toxic.name: toxic
@@ -642,8 +724,25 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             # The plain pass-through stage: the chain stays transparent (bulk data keeps the zero-copy path).
             stage=lambda spec, start: Stage(spec),
         ),
+        *_DATAGRAM_TOXICS,
     )
 }
+
+
+#: Said when a real Toxiproxy server is asked for a UDP proxy: at the call, at load time and by the API.
+TOXIPROXY_HAS_NO_UDP: Final = (
+    "a real Toxiproxy server proxies TCP only, so it cannot make a UDP proxy; "
+    "use the embedded backend (--sockharness-backend embedded) for UDP"
+)
+
+
+def proxy_protocol(value: object) -> ProxyProtocol:
+    """A proxy's protocol, ``"tcp"`` or ``"udp"``; one sentence for every surface otherwise."""
+    if value == "tcp" or value == "udp":
+        return value
+    raise BadRequest(
+        f"bad request body: protocol {_shown(value)} is not a proxy protocol; known protocols: tcp, udp"
+    )
 
 
 def cuts_connections(toxic: str) -> bool:
@@ -684,6 +783,7 @@ def render_toxic_table(toxics: Mapping[str, ToxicType] = TOXICS) -> str:
 __all__ = [
     "GO_INT64_MAX",
     "TOXICS",
+    "TOXIPROXY_HAS_NO_UDP",
     "Attribute",
     "AttributeValue",
     "InvalidAttribute",
@@ -695,6 +795,7 @@ __all__ = [
     "cuts_connections",
     "go_kind",
     "parse_toxicity",
+    "proxy_protocol",
     "render_toxic_table",
     "toxic_type",
 ]

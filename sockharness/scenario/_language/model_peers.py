@@ -14,6 +14,7 @@ re-exported here for the modules that import them from this one).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from functools import reduce
@@ -32,6 +33,7 @@ from pydantic import (
 
 from sockharness import peers
 from sockharness.peers._addresses import format_address, is_loopback
+from sockharness.peers._dns import DnsTableError, dns_name, dns_table
 from sockharness.scenario._language.errors import KeyPath, describe_value
 from sockharness.scenario._language.model_toxics import TOXIC_TYPES, Toxic, ToxicBase, by_field, field_tag
 from sockharness.scenario._language.model_types import (
@@ -45,6 +47,7 @@ from sockharness.scenario._language.model_types import (
     fail,
     parsed_by,
 )
+from sockharness.scenario._language.model_udp import DnsModeName, datagram_problems
 from sockharness.scenario._language.model_values import Payload
 from sockharness.scenario._language.script_steps import (
     SCRIPT_BARE_WORDS,
@@ -262,6 +265,58 @@ class UdpClosedPortPeer(PeerBase):
         return run.start(name, peers.UDPClosedPort(**self._common(run, name)))
 
 
+class DnsPeer(PeerBase):
+    summary: ClassVar[str] = (
+        "a DNS server (UDP and TCP) answering A/AAAA from `table`, or failing on purpose: `mode`/`modes` "
+        "nxdomain, servfail, refused, empty, truncate, late, drop; `system_resolver: true` makes "
+        "getaddrinfo ask it (netns mode)"
+    )
+    transport: ClassVar[Literal["tcp", "udp"]] = "udp"
+    kind: Literal["dns"]
+    table: dict[str, str | list[str]] = Field(default_factory=dict)
+    mode: DnsModeName = "answer"
+    modes: dict[str, DnsModeName] = Field(default_factory=dict)
+    delay: Duration = 2.0
+    #: netns mode: listen on port 53 and point /etc/resolv.conf (in the private mount namespace) at it.
+    system_resolver: bool = False
+
+    @model_validator(mode="after")
+    def _valid_table(self) -> DnsPeer:
+        try:
+            dns_table(self.table)
+        except DnsTableError as error:
+            raise fail(str(error), subpath=["table"]) from None
+        for name in self.modes:
+            try:
+                dns_name(name, "modes")
+            except DnsTableError as error:
+                raise fail(str(error), subpath=["modes"]) from None
+        return self
+
+    def start(self, run: PeerRun, name: str) -> Any:
+        common = self._common(run, name)
+        if self.system_resolver:
+            from sockharness.netns import NetnsUnavailable, resolver_problem, system_resolver
+
+            problem = resolver_problem()
+            if problem is not None:
+                raise NetnsUnavailable(f"dns peer {name!r}: {problem}")
+        peer = peers.DNSServer(
+            self.table,
+            mode=self.mode,
+            modes=self.modes,
+            delay=self.delay,
+            port=53 if self.system_resolver else 0,
+            **common,
+        )
+        started = run.start(name, peer)
+        if self.system_resolver:
+            stack = contextlib.ExitStack()
+            stack.enter_context(system_resolver(self.host))
+            run.ctx.on_close(f"system resolver of {name!r}", stack.close)
+        return started
+
+
 # --- scripted peers --------------------------------------------------------------------------------------
 
 _TOLERATE_DOC: Final = (
@@ -335,18 +390,21 @@ class ProxyPeer(PeerBase):
     upstream: Address
     backend: Literal["embedded", "toxiproxy"] = "embedded"
     toxics: list[Toxic] = Field(default_factory=list)
+    #: "udp": a UDP proxy (embedded backend) that carries the udp_* datagram toxics.
+    protocol: Literal["tcp", "udp"] = "tcp"
 
     def kind_problems(self) -> Iterator[KindProblem]:
         for index, toxic in enumerate(self.toxics):
             if toxic.proxy is not None:
                 yield ("toxics", index, "proxy"), "a proxy peer's toxics apply to it: drop proxy", True
+        yield from datagram_problems(self.protocol, self.backend, [toxic.type for toxic in self.toxics])
 
     def start(self, run: PeerRun, name: str) -> Any:
         chosen = self.backend if "backend" in self.model_fields_set else run.ctx.options.backend
         upstream = run.address(self.upstream, name)
         listen = format_address((self.host, 0))
         proxy = run.backend(chosen).create_proxy(
-            (str(upstream[0]), int(upstream[1])), name=name, listen=listen
+            (str(upstream[0]), int(upstream[1])), name=name, listen=listen, protocol=self.protocol
         )
         run.ctx.on_close(f"proxy {name!r}", proxy.close)
         for toxic in self.toxics:
@@ -426,6 +484,7 @@ PEER_KIND_CLASSES: Final[tuple[type[PeerBase], ...]] = (
     FullBacklogPeer,
     UdpEchoPeer,
     UdpClosedPortPeer,
+    DnsPeer,
     TcpServerPeer,
     TcpClientPeer,
     ProxyPeer,

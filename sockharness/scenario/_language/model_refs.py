@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Final
 from sockharness.scenario._actions import Container, Use
 from sockharness.scenario._language.errors import KeyPath, did_you_mean
 from sockharness.scenario._language.model_peers import PeerBase, ProxyPeer
+from sockharness.scenario._language.model_toxics import ToxicBase
 from sockharness.scenario._language.model_types import AddressSpec, parse_variable
+from sockharness.scenario._language.model_udp import toxic_protocol_problem
 from sockharness.scenario._language.model_values import BytesMatch, MatcherOps
 
 if TYPE_CHECKING:
@@ -111,6 +113,15 @@ def _check_address(
             yield Reference(path, _unknown(kind, address.ref, known))
 
 
+def _check_toxic_protocol(toxic: ToxicBase, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    """A toxic aimed at a proxy peer of the other protocol (udp_* on TCP, a TCP toxic on UDP)."""
+    peer = scope.peers.get(toxic.proxy or "")
+    if isinstance(peer, ProxyPeer):
+        problem = toxic_protocol_problem(peer.protocol, toxic.type)
+        if problem is not None:
+            yield Reference((*path, "type"), problem)
+
+
 def _check_proxy(name: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
     if name in scope.proxies:
         return
@@ -152,6 +163,8 @@ def _check_step(step: StepBase, scope: _Scope, path: KeyPath) -> Iterator[Refere
     introduced = list(entry.introduces(args))
     for use in entry.uses(args):
         yield from _check_use(use, scope, here)
+    if isinstance(args, ToxicBase):
+        yield from _check_toxic_protocol(args, scope, here)
     scope.faults.update(name.name for name in introduced if name.kind == "fault")
     if isinstance(entry, Container):
         for subpath, steps in entry.bodies(args):
@@ -200,6 +213,7 @@ def _check_scenario(scenario: Scenario, path: KeyPath) -> Iterator[Reference]:
         for toxic_index, toxic in enumerate(phase.toxics):
             if toxic.proxy is not None:
                 yield from _check_proxy(toxic.proxy, scope, (*here, "toxics", toxic_index, "proxy"))
+                yield from _check_toxic_protocol(toxic, scope, (*here, "toxics", toxic_index))
         for down_index, name in enumerate(phase.down):
             yield from _check_proxy(name, scope, (*here, "down", down_index))
         yield from _check_steps(phase.steps, scope, (*here, "steps"))

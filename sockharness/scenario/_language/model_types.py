@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Final
 from pydantic import BaseModel, ConfigDict, PlainValidator, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from sockharness._errnos import GAI_CODES
 from sockharness._units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
 from sockharness.peers._addresses import parse_host_port
 from sockharness.scenario._language.errors import closest, describe_value, did_you_mean
@@ -71,7 +72,7 @@ ALLOWED_EXCEPTIONS: Final[tuple[str, ...]] = (
 NAME_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 #: ``$name``, ``$name[0]``, ``$name[0][1]``: a saved value, optionally indexed.
 VARIABLE_PATTERN: Final = r"^\$[A-Za-z_][A-Za-z0-9_]*(\[-?[0-9]+\])*$"
-ERRNO_NAME_PATTERN: Final = r"^E[A-Z0-9]+$"
+ERRNO_NAME_PATTERN: Final = r"^(E[A-Z0-9]+|EAI_[A-Z0-9]+)$"  # EAI_*: socket.gaierror's codes
 #: A socket module constant as a matcher value (``returns: SOCK_STREAM``): compared as its number.
 SOCKET_CONSTANT_PATTERN: Final = r"^(AF|SOCK|SOL|SO|IPPROTO|IP|IPV6|TCP|MSG|SHUT|SCM)_[A-Z0-9_]+$"
 #: 1 GiB: a payload is built in memory, so bigger ones would only exhaust it.
@@ -203,8 +204,8 @@ def _check_var_name(value: object) -> str:
 def check_errno_name(value: object) -> str:
     if not isinstance(value, str) or not _ERRNO_RE.match(value):
         raise ValueError(f"expected an errno name like ECONNREFUSED, got {describe_value(value)}")
-    if not isinstance(getattr(errno, value, None), int):
-        hint = did_you_mean(value, [name for name in dir(errno) if _ERRNO_RE.match(name)])
+    if not isinstance(getattr(errno, value, None), int) and value not in GAI_CODES:
+        hint = did_you_mean(value, [*(name for name in dir(errno) if _ERRNO_RE.match(name)), *GAI_CODES])
         raise ValueError(f"unknown errno name {value!r}{hint}")
     return value
 
