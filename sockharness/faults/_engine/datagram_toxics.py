@@ -83,7 +83,11 @@ class DatagramStage:
         self.seen = 0  # datagrams that entered this stage
 
     def attribute(self, name: str) -> int:
-        return self.spec.attributes.get(name, 0)
+        """A whole-number attribute (the registry gives datagram toxics no text or fractional ones)."""
+        value = self.spec.attributes.get(name, 0)
+        if isinstance(value, str):
+            raise TypeError(f"the {self.spec.type} toxic's {name} is text, not a number")
+        return int(value)
 
     def targets(self) -> bool:
         """Whether the toxic acts on the datagram that just entered: its targeting, then its toxicity

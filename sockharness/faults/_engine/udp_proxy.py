@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from sockharness.faults._engine.engine import FaultEngine
 
 def _refuse_target(spec: ToxicSpec) -> None:
-    """A connection target means nothing to datagrams: refuse it rather than apply the toxic to all of them."""
+    """A connection target means nothing to datagrams: refused, never applied to every datagram."""
     if not spec.target.is_everything:
         raise UnsupportedToxic(
             f"a target applies to toxics on TCP proxies only; on a UDP proxy the {spec.type} toxic "
