@@ -36,6 +36,7 @@ from sockharness.peers._addresses import format_address
 if TYPE_CHECKING:
     from sockharness.faults._engine.engine import FaultEngine
 
+
 def _refuse_target(spec: ToxicSpec) -> None:
     """A connection target means nothing to datagrams: refused, never applied to every datagram."""
     if not spec.target.is_everything:
