@@ -37,7 +37,7 @@ from sockharness.peers._steps import (
     TlsHandshake,
     show_bytes,
 )
-from sockharness.peers._tls import TLSRole, unwrap_and_close
+from sockharness.peers._tls import TLSRole, describe_tls_error, unwrap_and_close
 from sockharness.peers._transcript import Transcript
 
 __all__ = ["ScriptFailure", "ScriptRunner", "reset_socket"]
@@ -134,16 +134,15 @@ class ScriptRunner:
                 self.transcript.record_event(f"FAILED {step!r}: {failure.problem}")
                 raise
             except OSError as exc:
+                described = describe_tls_error(exc)
                 if self.stop.is_set():
-                    self.transcript.record_event(f"stopped during {step!r} ({describe_exception(exc)})")
+                    self.transcript.record_event(f"stopped during {step!r} ({described})")
                     return
                 if isinstance(exc, _DISCONNECTS) and self.tolerates_disconnects():
-                    self.transcript.record_event(
-                        f"{step!r}: {describe_exception(exc)}; connection ends (tolerated)"
-                    )
+                    self.transcript.record_event(f"{step!r}: {described}; connection ends (tolerated)")
                     return
-                self.transcript.record_event(f"FAILED {step!r}: {describe_exception(exc)}")
-                raise ScriptFailure(index, step, f"raised {describe_exception(exc)}", exc) from exc
+                self.transcript.record_event(f"FAILED {step!r}: {described}")
+                raise ScriptFailure(index, step, f"raised {described}", exc) from exc
 
     # -- primitives -----------------------------------------------------------------------------------------
     def _recv(self, bufsize: int, flags: int = 0) -> bytes:

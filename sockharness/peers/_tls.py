@@ -408,6 +408,17 @@ def tls_script(script: tuple[Step, ...], tls: TLSOptions) -> tuple[Step, ...]:
     return (TlsHandshake(), *script)
 
 
+def describe_tls_error(exc: BaseException) -> str:
+    """An SSLError by class, reason and text: its ``errno`` is an SSL_ERROR_* code, never an OS errno."""
+    if isinstance(exc, ssl.SSLError):
+        code = getattr(exc, "verify_code", None)
+        verify = f" verify_code {code}" if code is not None else ""
+        return f"{type(exc).__name__} reason {exc.reason}{verify}: {exc}"
+    from sockharness._errnos import describe_exception
+
+    return describe_exception(exc)
+
+
 def unwrap_and_close(sock: ssl.SSLSocket) -> None:
     """Send close_notify and close without waiting for the peer's (tls-facts 4.2: a blocking unwrap waits)."""
     sock.setblocking(False)

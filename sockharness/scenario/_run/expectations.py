@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import builtins
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sockharness._errnos import describe_exception, is_errno, resolve_errno
+from sockharness._ssl_reasons import reason_matches, verify_code_name
 from sockharness.peers import PeerError
 from sockharness.scenario._language.model_values import BytesMatch, Elapsed, Payload, RaisesSpec
 from sockharness.scenario._run.matchers import Difference, Variables, match
@@ -41,6 +43,10 @@ def exception_class(name: str) -> type[BaseException]:
     """The class a ``raises: {type: ...}`` names (builtins, or ``socket.gaierror``)."""
     if name == "socket.gaierror":
         return socket.gaierror
+    if name.startswith("ssl."):
+        found_ssl = getattr(ssl, name.removeprefix("ssl."), None)
+        if isinstance(found_ssl, type) and issubclass(found_ssl, BaseException):
+            return found_ssl
     found = getattr(builtins, name, None)
     if isinstance(found, type) and issubclass(found, BaseException):
         return found
@@ -57,6 +63,10 @@ def describe_raises(raises: RaisesSpec) -> str:
             text += f" with errno {names}"
     if raises.message:
         text += f" whose message contains {raises.message!r}"
+    if raises.reason is not None:
+        text += f" with reason {' or '.join(raises.reason)}"
+    if raises.verify_code is not None:
+        text += f" with verify_code {verify_code_name(raises.verify_code)}"
     return text
 
 
@@ -81,6 +91,14 @@ def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
             return "the errno differs"
     if raises.message and raises.message not in str(exc):
         return f"the message {str(exc)!r} does not contain {raises.message!r}"
+    if raises.reason is not None:
+        observed = getattr(exc, "reason", None)
+        if not any(reason_matches(wanted_reason, observed) for wanted_reason in raises.reason):
+            return f"the reason is {observed}, not {' or '.join(raises.reason)} (nor a known alias)"
+    if raises.verify_code is not None:
+        code = getattr(exc, "verify_code", None)
+        if code != raises.verify_code:
+            return f"verify_code is {verify_code_name(code)}, not {verify_code_name(raises.verify_code)}"
     return None
 
 
