@@ -15,7 +15,6 @@ import struct
 import threading
 from collections.abc import Callable, Sequence
 
-from sockharness._errnos import describe_exception
 from sockharness.peers._steps import (
     Close,
     Drain,
@@ -253,9 +252,8 @@ class ScriptRunner:
             self._check_stop()
             # The other side refused (its alert) or spoke no TLS: like a disconnect, a tolerant peer
             # (the built-in servers) ends the connection quietly; the client under test sees its own error.
-            raise ScriptFailure(
-                0, step, f"TLS handshake failed: {describe_exception(exc)}", exc, disconnected=True
-            ) from exc
+            problem = f"TLS handshake failed: {describe_tls_error(exc)}"
+            raise ScriptFailure(0, step, problem, exc, disconnected=True) from exc
         cipher = wrapped.cipher()
         alpn = wrapped.selected_alpn_protocol()
         self.transcript.record_event(

@@ -286,7 +286,7 @@ class GetpeercertAction(Action[GetpeercertArgs, PeerCert]):
         "`sslsock.getpeercert(binary_form)`: None without a (verified) certificate; `field:` picks one key"
     )
     arguments = with_shorthand(GetpeercertArgs, "socket")
-    returns = "None, bytes (binary_form), the field's value, or 'dict' summarised as its keys"
+    returns = "None, DER bytes (binary_form), the field's value, or the dict's sorted keys"
 
     def uses(self, args: GetpeercertArgs) -> Iterator[Use]:
         yield socket_use(args.socket)
@@ -304,14 +304,13 @@ class GetpeercertAction(Action[GetpeercertArgs, PeerCert]):
         if resolved.binary_form:
             return sock.getpeercert(binary_form=True)
         cert = sock.getpeercert()
-        if not cert:
-            return None if cert is None else {}
-        if resolved.field is None:
+        if cert is None:
+            return None
+        if resolved.field is None:  # an unvalidated certificate is {}: no keys
             return sorted(cert)
         if resolved.field not in cert:
-            raise ScenarioSetupError(
-                f"getpeercert: the certificate has no {resolved.field!r}; it has {', '.join(sorted(cert))}"
-            )
+            has = ", ".join(sorted(cert)) or "no fields (not validated: CERT_NONE)"
+            raise ScenarioSetupError(f"getpeercert: the certificate has no {resolved.field!r}; it has {has}")
         return _plain(cert[resolved.field])
 
 

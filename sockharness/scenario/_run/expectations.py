@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from sockharness._errnos import describe_exception, is_errno, resolve_errno
 from sockharness._ssl_reasons import reason_matches, verify_code_name
 from sockharness.peers import PeerError
+from sockharness.peers._tls import describe_tls_error
 from sockharness.scenario._language.model_values import BytesMatch, Elapsed, Payload, RaisesSpec
 from sockharness.scenario._run.matchers import Difference, Variables, match
 from sockharness.scenario._run.render import render
@@ -37,6 +38,11 @@ class Mismatch:
     expected: str
     observed: str
     note: str | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    """An SSLError's errno is an SSL_ERROR_* code (1 is not EPERM): show its reason instead."""
+    return describe_tls_error(exc) if isinstance(exc, ssl.SSLError) else describe_exception(exc)
 
 
 def exception_class(name: str) -> type[BaseException]:
@@ -139,7 +145,7 @@ def bytes_problem(
 def _unexpected_exception(exc: BaseException) -> Mismatch:
     partial = getattr(exc, "partial", None)
     note = f"bytes received before it: {render(partial)}" if partial else None
-    first, _, rest = describe_exception(exc).partition("\n")
+    first, _, rest = _describe(exc).partition("\n")
     if rest and not isinstance(exc, PeerError):  # a PeerError's transcripts are shown with the peers
         note = f"{note}; {rest}" if note else rest
     return Mismatch("no exception", first, note=note)
@@ -155,7 +161,7 @@ def _elapsed_problem(
         f">= {low * 1000:g} ms" if low is not None else "",
         f"<= {high * 1000:g} ms" if high is not None else "",
     ]
-    outcome = describe_exception(exc) if exc is not None else f"returned {render(value, readable=True)}"
+    outcome = _describe(exc) if exc is not None else f"returned {render(value, readable=True)}"
     return Mismatch(
         f"elapsed {' and '.join(word for word in words if word)}", f"{elapsed * 1000:.3f} ms ({outcome})"
     )
@@ -177,7 +183,7 @@ def check_step(
             )
         problem = raises_problem(step.raises, exc)
         if problem is not None:
-            return Mismatch(describe_raises(step.raises), describe_exception(exc), note=problem)
+            return Mismatch(describe_raises(step.raises), _describe(exc), note=problem)
     elif exc is not None:
         return _unexpected_exception(exc)
     else:
