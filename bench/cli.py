@@ -20,7 +20,7 @@ from bench.chart import write_png
 from bench.context import Config, Context
 from bench.peerproc import raise_fd_limit
 from bench.results import Row
-from bench.sections import concurrency, harness, roundtrip, throughput, toxic_accuracy
+from bench.sections import concurrency, harness, roundtrip, throughput, tls, toxic_accuracy
 from bench.table import render, render_markdown
 
 SECTIONS: dict[str, ModuleType] = {
@@ -29,6 +29,7 @@ SECTIONS: dict[str, ModuleType] = {
     "toxics": toxic_accuracy,
     "concurrency": concurrency,
     "harness": harness,
+    "tls": tls,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
