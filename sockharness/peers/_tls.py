@@ -182,6 +182,11 @@ class TLSCertificates:
         ``verify=False`` turns off both hostname and chain checks; ``trust=False`` leaves the session CA out
         (every server certificate then fails with verify_code 20).
         """
+        if client_cert is not None and not trust:
+            raise ValueError(
+                "client_cert without trust: the session CA issued the client certificate and verifies the "
+                "server's; keep trust=True (or verify=False to accept any server certificate)"
+            )
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if trust:
             context.load_verify_locations(cadata=self.ca_pem.decode("ascii"))
@@ -344,7 +349,7 @@ class TLSOptions:
         own: tuple[str, ...] = (
             ("client_cert", "verify", "server_hostname")
             if role == "server"
-            else ("cert", "client_auth", "handshake_fault", "session_tickets")
+            else ("cert", "client_auth", "handshake_fault", "plain_reply", "session_tickets")
         )
         wrong = [name for name in own if getattr(self, name) != getattr(defaults, name)]
         if wrong:

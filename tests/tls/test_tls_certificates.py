@@ -104,3 +104,13 @@ def test_client_context_loads_no_system_store(tls_certificates):
     context = tls_certificates.client_context()
     assert context.cert_store_stats()["x509_ca"] == 1
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_client_certificate_without_the_ca_is_refused(tls_certificates):
+    with pytest.raises(ValueError, match="client_cert without trust"):
+        tls_certificates.client_context(client_cert="valid", trust=False)
+
+
+def test_plain_reply_on_a_client_is_refused():
+    with pytest.raises(ValueError, match="plain_reply apply only to a TLS server"):
+        TLSOptions(plain_reply=b"x").check_role("client", "c")
