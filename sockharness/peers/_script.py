@@ -231,9 +231,9 @@ class ScriptRunner:
                 raise ScriptFailure(
                     0, step, "TlsCloseNotify on a connection that is not TLS (no TlsHandshake)"
                 )
-            unwrap_and_close(sock)
+            answer = unwrap_and_close(sock)
             self.closed = True
-            self.transcript.record_event("sent close_notify, closed")
+            self.transcript.record_event(f"sent close_notify ({answer}), closed")
         else:  # pragma: no cover - validate_script rejects anything else
             raise TypeError(f"not a step: {step!r}")
 

@@ -424,9 +424,21 @@ def describe_tls_error(exc: BaseException) -> str:
     return describe_exception(exc)
 
 
-def unwrap_and_close(sock: ssl.SSLSocket) -> None:
-    """Send close_notify and close without waiting for the peer's (tls-facts 4.2: a blocking unwrap waits)."""
+def unwrap_and_close(sock: ssl.SSLSocket) -> str:
+    """Send close_notify and close without waiting for the peer's (tls-facts 4.2: a blocking unwrap waits).
+
+    CPython's unwrap() calls SSL_shutdown a second time at once to read the peer's close_notify. A *read*
+    failure there (SSLEOFError: the peer closed its socket after reading ours, as Python clients do) means
+    the close_notify was already written; any other error (the write failed) propagates. Returns what the
+    peer did, for the transcript.
+    """
     sock.setblocking(False)
-    with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLWantWriteError):
+    try:
         sock.unwrap()
+        answer = "the peer answered with its close_notify"
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        answer = "not waiting for the peer's close_notify"
+    except ssl.SSLEOFError:
+        answer = "the peer closed without answering"
     sock.close()
+    return answer
