@@ -12,7 +12,6 @@ path (``ca_path``, for ``requests``' ``verify=``) and PEM bytes (``ca_pem``).
 from __future__ import annotations
 
 import atexit
-import contextlib
 import datetime
 import difflib
 import ipaddress
