@@ -17,6 +17,7 @@ import difflib
 import ipaddress
 import os
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
@@ -120,6 +121,11 @@ class TLSCertificates:
         """The session CA certificate, PEM."""
         self.ca_path: str = self._write("ca.pem", self.ca_pem)
         """A CA bundle file holding only the session CA (``requests.get(url, verify=ca_path)``)."""
+        # Built now, with the same cryptography import as trustme's (~1 ms): pytest's in-process runs
+        # (pytester) drop the modules imported inside them, while cryptography's Rust core keeps the classes
+        # of its first import, so a fresh import later hands it "other" classes ("curve must be an
+        # EllipticCurve instance").
+        self._self_signed_pems = _self_signed(_LOOPBACK_NAMES, datetime.datetime.now(datetime.UTC))
 
     def _write(self, name: str, data: bytes) -> str:
         path = os.path.join(self._directory, name)
@@ -140,7 +146,7 @@ class TLSCertificates:
     def _issue(self, kind: str) -> IssuedCertificate:
         now = datetime.datetime.now(datetime.UTC)
         if kind == "self_signed":
-            cert_pem, key_pem = _self_signed(_LOOPBACK_NAMES, now)
+            cert_pem, key_pem = self._self_signed_pems
             chain_pem = cert_pem
         else:
             signer = self._untrusted if kind == "untrusted_ca" else self.authority
@@ -379,7 +385,7 @@ class TLSOptions:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class TLSRole:
     """What a scripted connection needs to wrap its socket: the context and how (made once per peer)."""
 
@@ -388,10 +394,10 @@ class TLSRole:
     server_hostname: str | None
     suppress_ragged_eofs: bool
 
-    def wrap(self, sock: object) -> ssl.SSLSocket:
-        assert hasattr(sock, "fileno")
+    def wrap(self, sock: socket.socket) -> ssl.SSLSocket:
+        """The connection as an SSLSocket (it takes over the fd; ``sock`` is detached), not yet handshaken."""
         return self.context.wrap_socket(
-            sock,  # type: ignore[arg-type]
+            sock,
             server_side=self.server_side,
             server_hostname=None if self.server_side else self.server_hostname,
             do_handshake_on_connect=False,
