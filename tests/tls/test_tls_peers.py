@@ -143,3 +143,10 @@ def test_alpn_is_negotiated(tls_peer, tls_client):
 def test_http_hello_url_is_https_over_ipv6(tls_peer, ipv6_loopback):
     server = tls_peer(HTTPHelloServer, host=ipv6_loopback)
     assert server.url.startswith("https://[::1]:")
+
+
+def test_tls_server_takes_options_or_fields_not_both(tls_server):
+    from sockharness.peers import TLSOptions
+
+    with pytest.raises(TypeError, match="either tls=TLSOptions"):
+        tls_server([Close()], tls=TLSOptions(), cert="expired")

@@ -127,3 +127,19 @@ def test_verify_codes_by_name_short_name_and_number():
     assert verify_code_name(999) == "999"
     with pytest.raises(ValueError, match="unknown verify code 'NOPE'"):
         verify_code_number("NOPE")
+
+
+def test_tls_shorthands_load_as_the_mapping():
+    from sockharness.scenario._language.model_peers import EchoPeer
+
+    loaded = load_text(
+        SCENARIO.format(
+            peers="      a: {kind: echo, tls: true}\n      b: {kind: echo, tls: expired}\n      c: echo",
+            steps="      - sleep: 1ms",
+        ),
+        "ok.yaml",
+    )
+    peers = loaded.scenarios[0].peers
+    assert isinstance(peers["a"], EchoPeer) and peers["a"].tls is not None and peers["a"].tls.cert == "valid"
+    assert peers["b"].tls is not None and peers["b"].tls.cert == "expired"
+    assert peers["c"].tls is None
