@@ -20,7 +20,7 @@ from bench.chart import write_png
 from bench.context import Config, Context
 from bench.peerproc import raise_fd_limit
 from bench.results import Row
-from bench.sections import concurrency, harness, roundtrip, throughput, toxic_accuracy, udp
+from bench.sections import concurrency, harness, roundtrip, throughput, tls, toxic_accuracy, udp
 from bench.table import render, render_markdown
 
 SECTIONS: dict[str, ModuleType] = {
@@ -30,6 +30,7 @@ SECTIONS: dict[str, ModuleType] = {
     "concurrency": concurrency,
     "harness": harness,
     "udp": udp,
+    "tls": tls,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

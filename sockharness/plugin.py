@@ -9,6 +9,7 @@ from __future__ import annotations
 pytest_plugins = [
     "sockharness.fixtures._options",
     "sockharness.fixtures._peers",
+    "sockharness.fixtures._tls",
     "sockharness.fixtures._faults",
     "sockharness.fixtures._udp_faults",
     "sockharness.fixtures._scenarios",

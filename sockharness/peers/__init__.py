@@ -44,14 +44,26 @@ from sockharness.peers._steps import (
     Sleep,
     Stall,
     Step,
+    TlsCloseNotify,
+    TlsHandshake,
     validate_script,
 )
 from sockharness.peers._tcp_client import ScriptedTCPClient
 from sockharness.peers._tcp_server import ScriptedTCPServer
+from sockharness.peers._tls import (
+    CERT_KINDS,
+    HANDSHAKE_FAULTS,
+    IssuedCertificate,
+    TLSCertificates,
+    TLSOptions,
+    session_certificates,
+)
 from sockharness.peers._transcript import Transcript, TranscriptEvent
 from sockharness.peers._udp import UDPClosedPort, UDPEcho
 
 __all__ = [
+    "CERT_KINDS",
+    "HANDSHAKE_FAULTS",
     "HTTP_HELLO_RESPONSE",
     "Close",
     "ClosedPort",
@@ -65,6 +77,7 @@ __all__ = [
     "Expect",
     "FullBacklog",
     "HTTPHelloServer",
+    "IssuedCertificate",
     "Peer",
     "PeerBase",
     "PeerError",
@@ -86,7 +99,11 @@ __all__ = [
     "SocketRecord",
     "Stall",
     "Step",
+    "TLSCertificates",
+    "TLSOptions",
     "ThreadRecord",
+    "TlsCloseNotify",
+    "TlsHandshake",
     "Transcript",
     "TranscriptEvent",
     "UDPClosedPort",
@@ -99,5 +116,6 @@ __all__ = [
     "is_loopback",
     "parse_host_port",
     "reset_socket",
+    "session_certificates",
     "validate_script",
 ]

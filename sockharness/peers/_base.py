@@ -18,6 +18,7 @@ from sockharness.peers._errors import PeerError
 from sockharness.peers._registry import Registry, default_registry
 from sockharness.peers._script import ScriptFailure, ScriptRunner
 from sockharness.peers._steps import Step
+from sockharness.peers._tls import TLSRole
 from sockharness.peers._transcript import Transcript
 
 __all__ = ["Peer", "PeerBase"]
@@ -241,6 +242,7 @@ class PeerBase:
         *,
         tolerate_disconnects: bool,
         role: str,
+        tls: TLSRole | None = None,
     ) -> None:
         """Run a connection's script in this thread: every failure is recorded (never lost in the thread)
         and the socket is closed at the end, whatever happened."""
@@ -250,6 +252,8 @@ class PeerBase:
             transcript,
             self._stop_event,
             tolerate_disconnects=lambda: tolerate_disconnects or self.tolerate_disconnects,
+            tls=tls,
+            track=lambda wrapped: self._track_socket(wrapped, f"TLS {role}"),
         )
         try:
             runner.run()
@@ -267,6 +271,7 @@ class PeerBase:
                 f"{role} thread raised {describe_exception(exc)}", cause=exc, connection=transcript.label
             )
         finally:
+            sock = runner.sock  # the SSLSocket once a TlsHandshake wrapped the connection
             if sock.fileno() != -1:
                 sock.close()
                 if not runner.closed:

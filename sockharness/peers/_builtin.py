@@ -19,6 +19,7 @@ from sockharness.peers._errors import PeerError
 from sockharness.peers._registry import Registry
 from sockharness.peers._steps import Close, Drain, Echo, RecvSome, SendAll, Stall, Step
 from sockharness.peers._tcp_server import ScriptedTCPServer
+from sockharness.peers._tls import TLSCertificates, TLSOptions
 from sockharness.peers._transcript import Transcript
 from sockharness.peers._udp import UDPClosedPort, UDPEcho
 
@@ -51,6 +52,8 @@ class _BuiltinServer(ScriptedTCPServer):
         sndbuf: int | None = None,
         name: str,
         registry: Registry | None,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
         super().__init__(
             script,
@@ -62,6 +65,8 @@ class _BuiltinServer(ScriptedTCPServer):
             name=name,
             registry=registry,
             tolerate_disconnects=True,
+            tls=tls,
+            certificates=certificates,
         )
 
 
@@ -77,8 +82,19 @@ class EchoServer(_BuiltinServer):
         bufsize: int = 1024,
         name: str = "echo",
         registry: Registry | None = None,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
-        super().__init__([Echo(bufsize)], host=host, port=port, backlog=backlog, name=name, registry=registry)
+        super().__init__(
+            [Echo(bufsize)],
+            host=host,
+            port=port,
+            backlog=backlog,
+            name=name,
+            registry=registry,
+            tls=tls,
+            certificates=certificates,
+        )
 
 
 class DiscardServer(_BuiltinServer):
@@ -92,8 +108,19 @@ class DiscardServer(_BuiltinServer):
         backlog: int = 5,
         name: str = "discard",
         registry: Registry | None = None,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
-        super().__init__([Drain()], host=host, port=port, backlog=backlog, name=name, registry=registry)
+        super().__init__(
+            [Drain()],
+            host=host,
+            port=port,
+            backlog=backlog,
+            name=name,
+            registry=registry,
+            tls=tls,
+            certificates=certificates,
+        )
 
 
 class SilentServer(_BuiltinServer):
@@ -113,6 +140,8 @@ class SilentServer(_BuiltinServer):
         backlog: int = 5,
         name: str = "silent",
         registry: Registry | None = None,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
         super().__init__(
             [Stall()],
@@ -123,6 +152,8 @@ class SilentServer(_BuiltinServer):
             sndbuf=sndbuf,
             name=name,
             registry=registry,
+            tls=tls,
+            certificates=certificates,
         )
 
 
@@ -143,6 +174,8 @@ class ReplyServer(_BuiltinServer):
         backlog: int = 5,
         name: str = "reply",
         registry: Registry | None = None,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
         self.reply = reply
         super().__init__(
@@ -152,6 +185,8 @@ class ReplyServer(_BuiltinServer):
             backlog=backlog,
             name=name,
             registry=registry,
+            tls=tls,
+            certificates=certificates,
         )
 
 
@@ -170,15 +205,26 @@ class HTTPHelloServer(ReplyServer):
         backlog: int = 5,
         name: str = "http_hello",
         registry: Registry | None = None,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
         super().__init__(
-            HTTP_HELLO_RESPONSE, 1024, host=host, port=port, backlog=backlog, name=name, registry=registry
+            HTTP_HELLO_RESPONSE,
+            1024,
+            host=host,
+            port=port,
+            backlog=backlog,
+            name=name,
+            registry=registry,
+            tls=tls,
+            certificates=certificates,
         )
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT/`` (``http://[::1]:PORT/``): what an HTTP client is pointed at."""
-        return f"http://{format_address((self.host, self.port))}/"
+        """``http://127.0.0.1:PORT/`` (``https://`` with TLS, ``[::1]`` for IPv6): where a client goes."""
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{format_address((self.host, self.port))}/"
 
 
 class ClosedPort(PeerBase):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable, Sequence
 
-from sockharness._errnos import describe_exception
 from sockharness.peers._steps import (
     Close,
     Drain,
@@ -32,8 +32,11 @@ from sockharness.peers._steps import (
     Sleep,
     Stall,
     Step,
+    TlsCloseNotify,
+    TlsHandshake,
     show_bytes,
 )
+from sockharness.peers._tls import TLSRole, describe_tls_error, unwrap_and_close
 from sockharness.peers._transcript import Transcript
 
 __all__ = ["ScriptFailure", "ScriptRunner", "reset_socket"]
@@ -62,6 +65,10 @@ class ScriptFailure(Exception):
         super().__init__(problem)
 
 
+#: What a hang-up looks like: on TLS, an RST or FIN mid-record reads as SSLEOFError (tls-facts 4.4).
+_DISCONNECTS: tuple[type[OSError], ...] = (ConnectionError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
+
+
 class _Stopped(Exception):
     """The peer is stopping: end the script quietly."""
 
@@ -87,8 +94,13 @@ class ScriptRunner:
         stop: threading.Event,
         *,
         tolerate_disconnects: bool | Callable[[], bool] = False,
+        tls: TLSRole | None = None,
+        track: Callable[[socket.socket], object] | None = None,
     ) -> None:
+        #: The connection; a TlsHandshake step replaces it with its SSLSocket (the owner closes this one).
         self.sock = sock
+        self.tls = tls
+        self._track = track
         self.steps = tuple(steps)
         self.transcript = transcript
         self.stop = stop
@@ -121,16 +133,15 @@ class ScriptRunner:
                 self.transcript.record_event(f"FAILED {step!r}: {failure.problem}")
                 raise
             except OSError as exc:
+                described = describe_tls_error(exc)
                 if self.stop.is_set():
-                    self.transcript.record_event(f"stopped during {step!r} ({describe_exception(exc)})")
+                    self.transcript.record_event(f"stopped during {step!r} ({described})")
                     return
-                if isinstance(exc, ConnectionError) and self.tolerates_disconnects():
-                    self.transcript.record_event(
-                        f"{step!r}: {describe_exception(exc)}; connection ends (tolerated)"
-                    )
+                if isinstance(exc, _DISCONNECTS) and self.tolerates_disconnects():
+                    self.transcript.record_event(f"{step!r}: {described}; connection ends (tolerated)")
                     return
-                self.transcript.record_event(f"FAILED {step!r}: {describe_exception(exc)}")
-                raise ScriptFailure(index, step, f"raised {describe_exception(exc)}", exc) from exc
+                self.transcript.record_event(f"FAILED {step!r}: {described}")
+                raise ScriptFailure(index, step, f"raised {described}", exc) from exc
 
     # -- primitives -----------------------------------------------------------------------------------------
     def _recv(self, bufsize: int, flags: int = 0) -> bytes:
@@ -213,10 +224,69 @@ class ScriptRunner:
             reset_socket(sock)
             self.closed = True
             self.transcript.record_event("reset (SO_LINGER 0, close: RST)")
+        elif isinstance(step, TlsHandshake):
+            self._handshake(step)
+        elif isinstance(step, TlsCloseNotify):
+            if not isinstance(sock, ssl.SSLSocket):
+                raise ScriptFailure(
+                    0, step, "TlsCloseNotify on a connection that is not TLS (no TlsHandshake)"
+                )
+            answer = unwrap_and_close(sock)
+            self.closed = True
+            self.transcript.record_event(f"sent close_notify ({answer}), closed")
         else:  # pragma: no cover - validate_script rejects anything else
             raise TypeError(f"not a step: {step!r}")
 
+    def _handshake(self, step: TlsHandshake) -> None:
+        if self.tls is None:
+            raise ScriptFailure(0, step, "TlsHandshake in the script of a peer without tls options")
+        if isinstance(self.sock, ssl.SSLSocket):
+            raise ScriptFailure(0, step, "TlsHandshake on a connection that is already TLS")
+        wrapped = self.tls.wrap(self.sock)
+        self.sock = wrapped
+        if self._track is not None:
+            self._track(wrapped)
+        try:
+            wrapped.do_handshake()
+        except ssl.SSLError as exc:
+            self._check_stop()
+            # The other side refused (its alert) or spoke no TLS: like a disconnect, a tolerant peer
+            # (the built-in servers) ends the connection quietly; the client under test sees its own error.
+            problem = f"TLS handshake failed: {describe_tls_error(exc)}"
+            raise ScriptFailure(0, step, problem, exc, disconnected=True) from exc
+        cipher = wrapped.cipher()
+        alpn = wrapped.selected_alpn_protocol()
+        self.transcript.record_event(
+            f"TLS handshake done: {wrapped.version()} {cipher[0] if cipher else ''}"
+            + (f", ALPN {alpn!r}" if alpn else "")
+        )
+
+    def _recv_until_tls(self, step: RecvUntil) -> None:
+        """RecvUntil on TLS: SSLSocket.recv takes no MSG_PEEK, so read byte by byte (bounded by max_bytes)."""
+        received = bytearray()
+        while not received.endswith(step.delimiter):
+            if len(received) >= step.max_bytes:
+                raise ScriptFailure(
+                    0,
+                    step,
+                    f"{step.delimiter!r} not seen in the first {len(received)} bytes: "
+                    f"{show_bytes(bytes(received))}",
+                )
+            byte = self._recv(1)
+            if not byte:
+                self._check_stop()
+                raise ScriptFailure(
+                    0,
+                    step,
+                    f"EOF before {step.delimiter!r}; got {show_bytes(bytes(received))}",
+                    disconnected=True,
+                )
+            received += byte
+
     def _recv_until(self, step: RecvUntil) -> None:
+        if isinstance(self.sock, ssl.SSLSocket):
+            self._recv_until_tls(step)
+            return
         received = bytearray()
         delimiter = step.delimiter
         while True:  # bounded: each pass consumes >= 1 byte, and max_bytes caps the total

@@ -31,6 +31,8 @@ __all__ = [
     "Sleep",
     "Stall",
     "Step",
+    "TlsCloseNotify",
+    "TlsHandshake",
     "show_bytes",
     "validate_script",
 ]
@@ -253,6 +255,24 @@ class Drain:
         _non_negative_int("Drain", "bufsize", self.bufsize, minimum=1)
 
 
+@dataclass(frozen=True)
+class TlsHandshake:
+    """Wrap the connection in TLS with the peer's ``tls`` options and complete the handshake.
+
+    A TLS peer whose script has no TlsHandshake does it first, by itself; putting it later in the script
+    runs the steps before it in plain text (a STARTTLS-style upgrade).
+    """
+
+
+@dataclass(frozen=True)
+class TlsCloseNotify:
+    """Send TLS close_notify, then close (without waiting for the other side's close_notify).
+
+    The clean TLS close; a plain ``Close`` on a TLS connection is the ragged one (Python's ``close()``
+    never sends close_notify), which a client with ``suppress_ragged_eofs=False`` sees as SSLEOFError.
+    """
+
+
 Step: TypeAlias = (
     Recv
     | RecvUntil
@@ -269,10 +289,12 @@ Step: TypeAlias = (
     | SetBuf
     | Echo
     | Drain
+    | TlsHandshake
+    | TlsCloseNotify
 )
 _STEP_TYPES: tuple[type, ...] = (
     Recv, RecvUntil, RecvSome, RecvEOF, Expect, Send, SendAll, Sleep, Shutdown, Close, Reset, Stall, SetBuf,
-    Echo, Drain,
+    Echo, Drain, TlsHandshake, TlsCloseNotify,
 )  # fmt: skip
 
 
@@ -287,7 +309,7 @@ def validate_script(script: Sequence[Step], *, argument: str = "script") -> tupl
                 f"{argument}[{index}]: expected a step such as Recv(5) or SendAll(b'...'), got {step!r}"
                 + (" (a step class; call it: Close())" if isinstance(step, type) else "")
             )
-        if isinstance(step, Close | Reset) and index != len(steps) - 1:
+        if isinstance(step, Close | Reset | TlsCloseNotify) and index != len(steps) - 1:
             raise ValueError(
                 f"{argument}[{index + 1}]: {steps[index + 1]!r} can never run, {step!r} ends the connection"
             )

@@ -18,6 +18,7 @@ from sockharness.peers._base import PeerBase
 from sockharness.peers._errors import PeerError
 from sockharness.peers._registry import Registry
 from sockharness.peers._steps import Step, validate_script
+from sockharness.peers._tls import TLSCertificates, TLSOptions, TLSRole, session_certificates, tls_script
 from sockharness.peers._transcript import Transcript
 
 __all__ = ["ScriptedTCPClient"]
@@ -41,10 +42,19 @@ class ScriptedTCPClient(PeerBase):
         name: str = "tcp_client",
         registry: Registry | None = None,
         tolerate_disconnects: bool = False,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
         super().__init__(name=name, registry=registry)
         self.target = target_address(target)
         self.script = validate_script(script)
+        if tls is not None and not isinstance(tls, TLSOptions):
+            raise TypeError(f"tls: expected TLSOptions(...) or None, got {tls!r}")
+        if tls is not None:
+            tls.check_role("client", name)
+            self.script = tls_script(self.script, tls)
+        self.tls = tls
+        self.certificates = certificates
         if (
             isinstance(connect_timeout, bool)
             or not isinstance(connect_timeout, int | float)
@@ -83,15 +93,29 @@ class ScriptedTCPClient(PeerBase):
                 transcripts=self.transcripts,
             ) from exc
         sock.settimeout(None)
+        tls_role = None
+        if self.tls is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            certificates = self.certificates if self.certificates is not None else session_certificates()
+            self.certificates = certificates
+            hostname = self.tls.server_hostname or str(self.target[0])
+            tls_role = TLSRole(
+                self.tls.client_context(certificates), False, hostname, self.tls.suppress_ragged_eofs
+            )
         self.address = sock.getsockname()
         self.peer_address = sock.getpeername()
         transcript.record_event(f"connected from {format_address(self.address)}")
-        self._spawn(lambda: self._run(sock, transcript), "script")
+        self._spawn(lambda: self._run(sock, transcript, tls_role), "script")
 
-    def _run(self, sock: socket.socket, transcript: Transcript) -> None:
+    def _run(self, sock: socket.socket, transcript: Transcript, tls_role: TLSRole | None) -> None:
         try:
             self._run_script(
-                sock, self.script, transcript, tolerate_disconnects=self.tolerate_disconnects, role="client"
+                sock,
+                self.script,
+                transcript,
+                tolerate_disconnects=self.tolerate_disconnects,
+                role="client",
+                tls=tls_role,
             )
         finally:
             self._done.set()

@@ -19,6 +19,7 @@ from sockharness.peers._base import PeerBase
 from sockharness.peers._errors import PeerError
 from sockharness.peers._registry import Registry
 from sockharness.peers._steps import Stall, Step, validate_script
+from sockharness.peers._tls import TLSCertificates, TLSOptions, TLSRole, session_certificates, tls_script
 from sockharness.peers._transcript import Transcript
 
 __all__ = ["ScriptedTCPServer"]
@@ -54,9 +55,19 @@ class ScriptedTCPServer(PeerBase):
         name: str = "tcp_server",
         registry: Registry | None = None,
         tolerate_disconnects: bool = False,
+        tls: TLSOptions | None = None,
+        certificates: TLSCertificates | None = None,
     ) -> None:
         super().__init__(name=name, registry=registry)
         self.script = validate_script(script)
+        if tls is not None and not isinstance(tls, TLSOptions):
+            raise TypeError(f"tls: expected TLSOptions(...) or None, got {tls!r}")
+        if tls is not None:
+            tls.check_role("server", name)
+            self.script = tls_script(self.script, tls)
+        self.tls = tls
+        self.certificates = certificates
+        self._tls_role: TLSRole | None = None
         if not isinstance(host, str):
             raise TypeError(f"host: expected an address literal such as '127.0.0.1' or '::1', got {host!r}")
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -95,6 +106,12 @@ class ScriptedTCPServer(PeerBase):
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
         if self.sndbuf is not None:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.sndbuf)
+        if self.tls is not None:
+            certificates = self.certificates if self.certificates is not None else session_certificates()
+            self.certificates = certificates
+            self._tls_role = TLSRole(
+                self.tls.server_context(certificates), True, None, self.tls.suppress_ragged_eofs
+            )
         listener.bind((self.requested_host, self.requested_port))
         listener.listen(self.backlog)
         self.address = listener.getsockname()
@@ -142,6 +159,10 @@ class ScriptedTCPServer(PeerBase):
                 return
             count += 1
             self._track_socket(conn, f"connection #{count}")
+            if self.tls is not None:
+                # Without it a small write after the handshake waits ~40 ms for a delayed ACK, and an
+                # abortive close inside that window drops it (tls-facts 4.1, 4.4).
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             label = f"{self.name}#{count} {format_address(peer_address)} -> {format_address(self.address)}"
             transcript = Transcript(label)
             transcript.record_event(f"accepted from {format_address(peer_address)}")
@@ -162,6 +183,7 @@ class ScriptedTCPServer(PeerBase):
                 transcript,
                 tolerate_disconnects=self.tolerate_disconnects,
                 role="connection",
+                tls=self._tls_role,
             )
         finally:
             with self._progress:

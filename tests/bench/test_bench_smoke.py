@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SECTIONS = {"throughput", "roundtrip", "toxic accuracy", "concurrency", "harness", "udp"}
+SECTIONS = {"throughput", "roundtrip", "toxic accuracy", "concurrency", "harness", "udp", "tls"}
 
 
 def run_bench(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

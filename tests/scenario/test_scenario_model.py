@@ -45,6 +45,7 @@ EVERYTHING = textwrap.dedent(
                      {sendall: {size: 1KiB}}, {sleep: 10ms}, {shutdown: SHUT_WR}, close, reset, stall,
                      {stall: 1s}, {set_rcvbuf: 4KiB}, {set_sndbuf: 4KiB}, echo, drain]
           cl: {kind: tcp_client, target: t, connect_timeout: 2s, script: [{send: x}, close]}
+          ts: {kind: tcp_server, tls: {cert: expired, alpn: [h2]}, script: [tls_handshake, tls_close_notify]}
           px:
             kind: proxy
             upstream: srv
@@ -120,6 +121,16 @@ EVERYTHING = textwrap.dedent(
           - packet_fault: {peer: srv, kind: reject, with: tcp-reset, direction: in, as: rst}
           - remove_packet_fault: rst
           - packet_fault: {port: 9, kind: loss, percent: 50}
+          - wrap_socket: {socket: k, server_hostname: localhost, do_handshake_on_connect: false, alpn: [h2]}
+          - do_handshake: {socket: k, loop: true, timeout: 1s}
+            returns: {le: 2}
+          - version: k
+          - cipher: k
+          - selected_alpn_protocol: k
+          - pending: k
+          - getpeercert: {socket: k, field: subjectAltName}
+          - unwrap: k
+            raises: {type: ssl.SSLError, reason: [WRONG_VERSION_NUMBER], verify_code: 10}
           - recv: {socket: k, bufsize: 1}
             raises: {type: TimeoutError, errno: null, message: timed out}
       - name: phased

@@ -35,6 +35,7 @@ from sockharness import peers
 from sockharness.peers._addresses import format_address, is_loopback
 from sockharness.peers._dns import DnsTableError, dns_name, dns_table
 from sockharness.scenario._language.errors import KeyPath, describe_value
+from sockharness.scenario._language.model_tls import Tls, tls_role_problems
 from sockharness.scenario._language.model_toxics import TOXIC_TYPES, Toxic, ToxicBase, by_field, field_tag
 from sockharness.scenario._language.model_types import (
     Address,
@@ -156,7 +157,28 @@ class PeerBase(StrictModel):
 
     def kind_problems(self) -> Iterator[KindProblem]:
         """Problems only this kind can see in a whole declaration (the reference checker reports them)."""
-        return iter(())
+        tls = getattr(self, "tls", None)
+        if tls is not None:
+            yield from tls_role_problems(tls, client=not self.listens)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_only_on_tcp_kinds(cls, data: object) -> object:
+        """``tls:`` on a kind that cannot speak it says so, instead of a bare "unknown key"."""
+        if isinstance(data, dict) and "tls" in data and "tls" not in cls.model_fields:
+            speakers = ", ".join(k.kind_name() for k in PEER_KIND_CLASSES if "tls" in k.model_fields)
+            raise fail(
+                f"peer kind {cls.kind_name()!r} ({cls.transport}) cannot speak TLS; "
+                f"the kinds with a tls: option are {speakers}",
+                subpath=["tls"],
+                at_key=True,
+            )
+        return data
+
+    def _tls(self, run: PeerRun) -> dict[str, Any]:
+        """``{"tls": TLSOptions}`` for a peer declared with ``tls:``, else nothing."""
+        tls = getattr(self, "tls", None)
+        return {} if tls is None else {"tls": tls.options(run.payload)}
 
     def start(self, run: PeerRun, name: str) -> Any:
         """Create and start this peer in ``run``; its cleanup is registered with the run's context."""
@@ -174,9 +196,10 @@ class EchoPeer(PeerBase):
     waits: ClassVar[bool] = True
     bare_word: ClassVar[bool] = True
     kind: Literal["echo"]
+    tls: Tls | None = None
 
     def start(self, run: PeerRun, name: str) -> Any:
-        return run.start(name, peers.EchoServer(**self._common(run, name)))
+        return run.start(name, peers.EchoServer(**self._common(run, name), **self._tls(run)))
 
 
 class DiscardPeer(PeerBase):
@@ -184,9 +207,10 @@ class DiscardPeer(PeerBase):
     waits: ClassVar[bool] = True
     bare_word: ClassVar[bool] = True
     kind: Literal["discard"]
+    tls: Tls | None = None
 
     def start(self, run: PeerRun, name: str) -> Any:
-        return run.start(name, peers.DiscardServer(**self._common(run, name)))
+        return run.start(name, peers.DiscardServer(**self._common(run, name), **self._tls(run)))
 
 
 class SilentPeer(PeerBase):
@@ -195,9 +219,12 @@ class SilentPeer(PeerBase):
     kind: Literal["silent"]
     rcvbuf: Size | None = None
     sndbuf: Size | None = None
+    tls: Tls | None = None
 
     def start(self, run: PeerRun, name: str) -> Any:
-        server = peers.SilentServer(rcvbuf=self.rcvbuf, sndbuf=self.sndbuf, **self._common(run, name))
+        server = peers.SilentServer(
+            rcvbuf=self.rcvbuf, sndbuf=self.sndbuf, **self._common(run, name), **self._tls(run)
+        )
         return run.start(name, server)
 
 
@@ -207,9 +234,12 @@ class ReplyPeer(PeerBase):
     kind: Literal["reply"]
     reply: Payload
     read: Size = 1024
+    tls: Tls | None = None
 
     def start(self, run: PeerRun, name: str) -> Any:
-        server = peers.ReplyServer(run.payload(self.reply), self.read, **self._common(run, name))
+        server = peers.ReplyServer(
+            run.payload(self.reply), self.read, **self._common(run, name), **self._tls(run)
+        )
         return run.start(name, server)
 
 
@@ -219,9 +249,10 @@ class HttpHelloPeer(PeerBase):
     bare_word: ClassVar[bool] = True
     speaks_http: ClassVar[bool] = True
     kind: Literal["http_hello"]
+    tls: Tls | None = None
 
     def start(self, run: PeerRun, name: str) -> Any:
-        return run.start(name, peers.HTTPHelloServer(**self._common(run, name)))
+        return run.start(name, peers.HTTPHelloServer(**self._common(run, name), **self._tls(run)))
 
 
 class ClosedPortPeer(PeerBase):
@@ -337,6 +368,7 @@ class TcpServerPeer(PeerBase):
     max_connections: PositiveCount | None = None
     tolerate_disconnects: Annotated[bool, Field(description=_TOLERATE_DOC)] = False
     script: list[ScriptStep] = Field(default_factory=list)
+    tls: Tls | None = None
 
     def start(self, run: PeerRun, name: str) -> Any:
         server = peers.ScriptedTCPServer(
@@ -347,6 +379,7 @@ class TcpServerPeer(PeerBase):
             max_connections=self.max_connections,
             tolerate_disconnects=self.tolerate_disconnects,
             **self._common(run, name),
+            **self._tls(run),
         )
         return run.start(name, server)
 
@@ -364,6 +397,7 @@ class TcpClientPeer(PeerBase):
     sndbuf: Size | None = None
     tolerate_disconnects: Annotated[bool, Field(description=_TOLERATE_DOC)] = False
     script: list[ScriptStep] = Field(default_factory=list)
+    tls: Tls | None = None
 
     def start(self, run: PeerRun, name: str) -> Any:
         client = peers.ScriptedTCPClient(
@@ -375,6 +409,7 @@ class TcpClientPeer(PeerBase):
             tolerate_disconnects=self.tolerate_disconnects,
             name=name,
             registry=run.ctx.registry,
+            **self._tls(run),
         )
         run.ctx.injected.follow(client)  # aimed at a proxy already faulted: it tolerates that fault too
         return run.start(name, client)

@@ -67,6 +67,13 @@ ALLOWED_EXCEPTIONS: Final[tuple[str, ...]] = (
     "TypeError",
     "OverflowError",
     "socket.gaierror",
+    "ssl.SSLError",
+    "ssl.SSLCertVerificationError",
+    "ssl.SSLEOFError",
+    "ssl.SSLZeroReturnError",
+    "ssl.SSLWantReadError",
+    "ssl.SSLWantWriteError",
+    "ssl.SSLSyscallError",
 )
 #: Peer and socket names: the dict key / ``as:`` value. No ``:`` so they never look like "host:port".
 NAME_PATTERN: Final = r"^[A-Za-z_][A-Za-z0-9_-]*$"

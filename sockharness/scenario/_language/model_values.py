@@ -299,6 +299,36 @@ def _check_errno_spec(value: object) -> tuple[str, ...] | None:
     return (check_errno_name(value),)
 
 
+_SSL_REASON_PATTERN: Final = r"^[A-Z][A-Z0-9_]*$"
+_SSL_REASON_RE: Final = re.compile(_SSL_REASON_PATTERN)
+
+
+def _check_ssl_reasons(value: object) -> tuple[str, ...]:
+    values = list(value) if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) and _SSL_REASON_RE.match(v) for v in values):
+        raise ValueError(
+            "expected an SSL reason name like CERTIFICATE_VERIFY_FAILED (or a list), "
+            f"got {describe_value(value)}"
+        )
+    return tuple(str(v) for v in values)
+
+
+def _check_verify_code(value: object) -> int:
+    from sockharness._ssl_reasons import VERIFY_CODES, verify_code_number
+
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(
+            f"expected a verify code name like X509_V_ERR_CERT_HAS_EXPIRED, got {describe_value(value)}"
+        )
+    try:
+        return verify_code_number(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown verify code {value!r}{did_you_mean(value, VERIFY_CODES)}; "
+            f"known: {', '.join(VERIFY_CODES)}"
+        ) from None
+
+
 class RaisesSpec(StrictModel):
     """``{type: OSError, errno: EBADF | [EBADF, ENOTSOCK] | null, message: "substring"}``."""
 
@@ -323,6 +353,35 @@ class RaisesSpec(StrictModel):
         ),
     ] = None
     message: str | None = None
+    reason: Annotated[
+        tuple[str, ...] | None,
+        parsed_by(_check_ssl_reasons),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": _SSL_REASON_PATTERN},
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": _SSL_REASON_PATTERN},
+                        "minItems": 1,
+                    },
+                ],
+                "description": "SSLError.reason (e.g. CERTIFICATE_VERIFY_FAILED), any of which may match; "
+                "matched with the known aliases other OpenSSL versions report for the same failure",
+            }
+        ),
+    ] = None
+    verify_code: Annotated[
+        int | None,
+        parsed_by(_check_verify_code),
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "string", "pattern": "^X509_V_[A-Z0-9_]+$"}, {"type": "integer"}],
+                "description": "SSLCertVerificationError.verify_code, by name "
+                "(X509_V_ERR_CERT_HAS_EXPIRED) or number",
+            }
+        ),
+    ] = None
 
     @property
     def checks_errno(self) -> bool:

@@ -210,6 +210,31 @@ class DrainScript(ScriptStepBase):
         return peers.Drain()
 
 
+class TlsHandshakeScript(ScriptStepBase):
+    summary: ClassVar[str] = (
+        "wrap the connection in TLS (the peer's `tls:`) and handshake; a TLS peer does it first by itself "
+        "unless the script places it (steps before it run in plain text: STARTTLS)"
+    )
+    builds: ClassVar[type] = peers.TlsHandshake
+    bare_word: ClassVar[bool] = True
+    tls_handshake: None = None
+
+    def build(self, payload: PayloadResolver) -> peers.Step:
+        return peers.TlsHandshake()
+
+
+class TlsCloseNotifyScript(ScriptStepBase):
+    summary: ClassVar[str] = (
+        "send TLS close_notify, then close (the clean TLS close; `close` on TLS is the ragged one)"
+    )
+    builds: ClassVar[type] = peers.TlsCloseNotify
+    bare_word: ClassVar[bool] = True
+    tls_close_notify: None = None
+
+    def build(self, payload: PayloadResolver) -> peers.Step:
+        return peers.TlsCloseNotify()
+
+
 #: The registry, in documentation order.
 SCRIPT_STEPS: Final[tuple[type[ScriptStepBase], ...]] = (
     RecvScript,
@@ -227,6 +252,8 @@ SCRIPT_STEPS: Final[tuple[type[ScriptStepBase], ...]] = (
     SetSndbufScript,
     EchoScript,
     DrainScript,
+    TlsHandshakeScript,
+    TlsCloseNotifyScript,
 )
 SCRIPT_STEP_NAMES: Final = tuple(cls.key() for cls in SCRIPT_STEPS)
 #: Script steps that may be written as a bare word (they take no argument or an optional one).

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import builtins
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sockharness._errnos import describe_exception, is_errno, resolve_errno
+from sockharness._ssl_reasons import reason_matches, verify_code_name
 from sockharness.peers import PeerError
+from sockharness.peers._tls import describe_tls_error
 from sockharness.scenario._language.model_values import BytesMatch, Elapsed, Payload, RaisesSpec
 from sockharness.scenario._run.matchers import Difference, Variables, match
 from sockharness.scenario._run.render import render
@@ -37,10 +40,19 @@ class Mismatch:
     note: str | None = None
 
 
+def _describe(exc: BaseException) -> str:
+    """An SSLError's errno is an SSL_ERROR_* code (1 is not EPERM): show its reason instead."""
+    return describe_tls_error(exc) if isinstance(exc, ssl.SSLError) else describe_exception(exc)
+
+
 def exception_class(name: str) -> type[BaseException]:
     """The class a ``raises: {type: ...}`` names (builtins, or ``socket.gaierror``)."""
     if name == "socket.gaierror":
         return socket.gaierror
+    if name.startswith("ssl."):
+        found_ssl = getattr(ssl, name.removeprefix("ssl."), None)
+        if isinstance(found_ssl, type) and issubclass(found_ssl, BaseException):
+            return found_ssl
     found = getattr(builtins, name, None)
     if isinstance(found, type) and issubclass(found, BaseException):
         return found
@@ -57,6 +69,10 @@ def describe_raises(raises: RaisesSpec) -> str:
             text += f" with errno {names}"
     if raises.message:
         text += f" whose message contains {raises.message!r}"
+    if raises.reason is not None:
+        text += f" with reason {' or '.join(raises.reason)}"
+    if raises.verify_code is not None:
+        text += f" with verify_code {verify_code_name(raises.verify_code)}"
     return text
 
 
@@ -81,6 +97,14 @@ def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
             return "the errno differs"
     if raises.message and raises.message not in str(exc):
         return f"the message {str(exc)!r} does not contain {raises.message!r}"
+    if raises.reason is not None:
+        observed = getattr(exc, "reason", None)
+        if not any(reason_matches(wanted_reason, observed) for wanted_reason in raises.reason):
+            return f"the reason is {observed}, not {' or '.join(raises.reason)} (nor a known alias)"
+    if raises.verify_code is not None:
+        code = getattr(exc, "verify_code", None)
+        if code != raises.verify_code:
+            return f"verify_code is {verify_code_name(code)}, not {verify_code_name(raises.verify_code)}"
     return None
 
 
@@ -121,7 +145,7 @@ def bytes_problem(
 def _unexpected_exception(exc: BaseException) -> Mismatch:
     partial = getattr(exc, "partial", None)
     note = f"bytes received before it: {render(partial)}" if partial else None
-    first, _, rest = describe_exception(exc).partition("\n")
+    first, _, rest = _describe(exc).partition("\n")
     if rest and not isinstance(exc, PeerError):  # a PeerError's transcripts are shown with the peers
         note = f"{note}; {rest}" if note else rest
     return Mismatch("no exception", first, note=note)
@@ -137,7 +161,7 @@ def _elapsed_problem(
         f">= {low * 1000:g} ms" if low is not None else "",
         f"<= {high * 1000:g} ms" if high is not None else "",
     ]
-    outcome = describe_exception(exc) if exc is not None else f"returned {render(value, readable=True)}"
+    outcome = _describe(exc) if exc is not None else f"returned {render(value, readable=True)}"
     return Mismatch(
         f"elapsed {' and '.join(word for word in words if word)}", f"{elapsed * 1000:.3f} ms ({outcome})"
     )
@@ -159,7 +183,7 @@ def check_step(
             )
         problem = raises_problem(step.raises, exc)
         if problem is not None:
-            return Mismatch(describe_raises(step.raises), describe_exception(exc), note=problem)
+            return Mismatch(describe_raises(step.raises), _describe(exc), note=problem)
     elif exc is not None:
         return _unexpected_exception(exc)
     else:
