@@ -24,13 +24,13 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 from sockharness.scenario._language.errors import describe_value, did_you_mean
+from sockharness.scenario._language.import_paths import ExceptionRef
 from sockharness.scenario._language.model_types import (
     ERRNO_NAME_PATTERN,
     MAX_PAYLOAD_BYTES,
     SOCKET_CONSTANT_PATTERN,
     VARIABLE_PATTERN,
     Duration,
-    ExceptionName,
     PayloadSize,
     PositiveCount,
     StrictModel,
@@ -299,11 +299,22 @@ def _check_errno_spec(value: object) -> tuple[str, ...] | None:
     return (check_errno_name(value),)
 
 
+def _check_message_pattern(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a regular expression, got {describe_value(value)}")
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"not a regular expression ({error}): {value!r}") from None
+    return value
+
+
 class RaisesSpec(StrictModel):
-    """``{type: OSError, errno: EBADF | [EBADF, ENOTSOCK] | null, message: "substring"}``."""
+    """``{type: OSError, errno: EBADF | [EBADF, ENOTSOCK] | null, message: "substring", match: "regex"}``;
+    ``type`` may be an import path (``asyncio:IncompleteReadError``)."""
 
     what: ClassVar[str] = "an exception class name or {type, errno, message}"
-    type: ExceptionName
+    type: ExceptionRef
     errno: Annotated[
         tuple[str, ...] | None,
         parsed_by(_check_errno_spec),
@@ -323,6 +334,12 @@ class RaisesSpec(StrictModel):
         ),
     ] = None
     message: str | None = None
+    #: a regular expression searched in ``str(exception)``
+    match: Annotated[
+        str | None,
+        parsed_by(_check_message_pattern),
+        WithJsonSchema({"type": "string", "description": "a regular expression searched in the message"}),
+    ] = None
 
     @property
     def checks_errno(self) -> bool:
@@ -336,7 +353,7 @@ def _raises_shorthand(value: object) -> object:
 
 #: ``raises:`` (and ``until_raises:`` of repeat): an exception class name or the full mapping.
 Raises = Annotated[
-    RaisesSpec, BeforeValidator(_raises_shorthand, json_schema_input_type=ExceptionName | RaisesSpec)
+    RaisesSpec, BeforeValidator(_raises_shorthand, json_schema_input_type=ExceptionRef | RaisesSpec)
 ]
 
 

@@ -9,6 +9,7 @@ sentence is ever parsed back apart.
 from __future__ import annotations
 
 import builtins
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from sockharness._errnos import describe_exception, is_errno, resolve_errno
 from sockharness.peers import PeerError
+from sockharness.scenario._actions.base import ScenarioSetupError
+from sockharness.scenario._actions.imports import ImportPathError, import_object
 from sockharness.scenario._language.model_values import BytesMatch, Elapsed, Payload, RaisesSpec
 from sockharness.scenario._run.matchers import Difference, Variables, match
 from sockharness.scenario._run.render import render
@@ -38,13 +41,19 @@ class Mismatch:
 
 
 def exception_class(name: str) -> type[BaseException]:
-    """The class a ``raises: {type: ...}`` names (builtins, or ``socket.gaierror``)."""
+    """The class a ``raises: {type: ...}`` names (builtins, ``socket.gaierror``, or an import path, imported
+    here: a path that does not resolve raises :class:`ImportPathError`)."""
     if name == "socket.gaierror":
         return socket.gaierror
     found = getattr(builtins, name, None)
     if isinstance(found, type) and issubclass(found, BaseException):
         return found
-    raise ValueError(f"raises: unknown exception class {name!r}")
+    if "." not in name and ":" not in name:
+        raise ValueError(f"raises: unknown exception class {name!r}")
+    imported = import_object(name)
+    if not (isinstance(imported, type) and issubclass(imported, BaseException)):
+        raise ImportPathError(f"raises: {name} is {imported!r}, not an exception class")
+    return imported
 
 
 def describe_raises(raises: RaisesSpec) -> str:
@@ -57,6 +66,8 @@ def describe_raises(raises: RaisesSpec) -> str:
             text += f" with errno {names}"
     if raises.message:
         text += f" whose message contains {raises.message!r}"
+    if raises.match is not None:
+        text += f" whose message matches /{raises.match}/"
     return text
 
 
@@ -69,7 +80,12 @@ def _number(name: str) -> str:
 
 def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
     """None when ``exc`` is what ``raises`` describes; otherwise which part differs."""
-    wanted = exception_class(raises.type)
+    if isinstance(exc, ScenarioSetupError):
+        return "a harness error (an unknown name, an import that failed, a call that hung) is never expected"
+    try:
+        wanted = exception_class(raises.type)
+    except ImportPathError as error:
+        return str(error)
     if not isinstance(exc, wanted):
         return f"the exception is a {type(exc).__name__}, not a {raises.type}"
     if raises.checks_errno:
@@ -81,6 +97,8 @@ def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
             return "the errno differs"
     if raises.message and raises.message not in str(exc):
         return f"the message {str(exc)!r} does not contain {raises.message!r}"
+    if raises.match is not None and re.search(raises.match, str(exc)) is None:
+        return f"the message {str(exc)!r} does not match /{raises.match}/"
     return None
 
 
