@@ -34,6 +34,10 @@ _DOTTED: Final = rf"{_IDENTIFIER}(\.{_IDENTIFIER})*"
 IMPORT_PATH_PATTERN: Final = rf"^({_DOTTED}:{_DOTTED}|{_IDENTIFIER}(\.{_IDENTIFIER})+)$"
 #: ``method`` or ``transport.get_write_buffer_size``: attribute names below an object.
 ATTRIBUTE_PATH_PATTERN: Final = rf"^{_DOTTED}$"
+#: The shape of every builtin exception's name (the loader checks the name itself).
+BUILTIN_EXCEPTION_PATTERN: Final = (
+    r"^([A-Z][A-Za-z0-9]*)?(Error|Exception|Warning|Exit|Interrupt|Iteration|Group)$"
+)
 _IMPORT_PATH_RE: Final = re.compile(IMPORT_PATH_PATTERN)
 _ATTRIBUTE_PATH_RE: Final = re.compile(ATTRIBUTE_PATH_PATTERN)
 
@@ -110,7 +114,7 @@ ExceptionRef = Annotated[
         {
             "anyOf": [
                 {"enum": list(ALLOWED_EXCEPTIONS)},
-                {"type": "string", "pattern": r"^[A-Z][A-Za-z0-9]*$"},  # another builtin: checked on load
+                {"type": "string", "pattern": BUILTIN_EXCEPTION_PATTERN},  # another builtin: checked on load
                 {"type": "string", "pattern": IMPORT_PATH_PATTERN},
             ],
             "description": "a builtin exception class, or an import path ('asyncio:IncompleteReadError')",
