@@ -13,7 +13,7 @@ Where the call runs, and why:
   cannot stop a thread; the step fails at once with a report that names it, and teardown waits for the
   thread and reports it if it still runs.
 * a coroutine function (or any call with ``await: true``) is awaited on the scenario's own event loop:
-  created at the first awaited call, run only while a step awaits on it, and closed at the end of the
+  created at the first call, run only while a step awaits on it, and closed at the end of the
   scenario, with its leftover tasks cancelled and its transports closed. A hanging await is cancelled
   at the step timeout. ``wait_for`` wraps the await in :func:`asyncio.wait_for`, so its
   ``TimeoutError`` is an outcome the step can expect.
@@ -461,7 +461,7 @@ def _loop_factory(path: str | None) -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def scenario_loop(ctx: ScenarioContext) -> ScenarioLoop:
-    """The run's event loop, made at the first awaited call and closed with the run."""
+    """The run's event loop, made at the first call and closed with the run."""
     found = ctx.services.get(_LOOP_SERVICE)
     if found is None:
         found = ScenarioLoop(_loop_factory(ctx.options.loop_factory))
@@ -499,24 +499,21 @@ class _Worker:
         self.call = call
         self.target = target
         self.result = _Result()
-        self.loop: ScenarioLoop | None = None
-        if call.awaiting or (call.awaiting is None and is_coroutine_function(target)):
-            self.loop = scenario_loop(ctx)
-            if self.loop.loop.is_running():
-                raise ScenarioSetupError(
-                    f"call {call.shown}: the scenario's event loop is still busy with {self.loop.busy_with} "
-                    "(awaited calls run one at a time)"
-                )
-        elif ctx.services.get(_LOOP_SERVICE) is not None:
-            self.loop = ctx.services[_LOOP_SERVICE]  # sync code sees the run's loop as the current one
+        # Sync code sees the run's loop as the current one too: ``asyncio.get_event_loop()`` returns it, so
+        # a step can save it and await ``sock_connect`` on it. It is not running: ``asyncio.run`` still works.
+        self.loop: ScenarioLoop = scenario_loop(ctx)
+        if self.loop.loop.is_running():
+            raise ScenarioSetupError(
+                f"call {call.shown}: the scenario's event loop is still busy with {self.loop.busy_with} "
+                "(calls on it run one at a time)"
+            )
         self.thread = threading.Thread(target=self._run, name=f"sockharness call {call.shown}", daemon=True)
 
     def _run(self) -> None:
         call, result = self.call, self.result
         loop = self.loop
         try:
-            if loop is not None:
-                asyncio.set_event_loop(loop.loop)
+            asyncio.set_event_loop(loop.loop)
             value = self.target(*call.args, **call.kwargs)
             awaitable = inspect.isawaitable(value)
             if call.awaiting or (call.awaiting is None and awaitable and is_coroutine_function(self.target)):
@@ -525,7 +522,6 @@ class _Worker:
                         f"call {call.shown}: await: true, but it returned {value!r:.80}, "
                         "which is not awaitable"
                     )
-                assert loop is not None
                 loop.busy_with = f"call {call.shown}"
                 task = loop.loop.create_task(_awaited(value, call.wait_for))  # type: ignore[arg-type]
                 result.task = task
@@ -543,9 +539,8 @@ class _Worker:
         except BaseException as error:  # handed to the scenario's thread, which judges it
             result.error = error
         finally:
-            if loop is not None:
-                loop.busy_with = None
-                asyncio.set_event_loop(None)
+            loop.busy_with = None
+            asyncio.set_event_loop(None)
 
     def run(self) -> object:
         call = self.call
@@ -561,7 +556,7 @@ class _Worker:
     def _timed_out(self) -> None:
         call, task, loop = self.call, self.result.task, self.loop
         limit = f"{call.timeout:g}s"
-        if task is not None and loop is not None:
+        if task is not None:
             loop.loop.call_soon_threadsafe(task.cancel)
             self.thread.join(_CANCEL_GRACE)
             if not self.thread.is_alive():
