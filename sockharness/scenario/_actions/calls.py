@@ -26,6 +26,7 @@ step's file:line.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import re
 import threading
@@ -646,12 +647,10 @@ class CallAction(Action[CallArgs, Call]):
                 raise _not_callable(resolved.shown, target)
         if resolved.get:
             return target
-        filled = Call(
-            **{
-                **resolved.__dict__,
-                "args": tuple(_fill(value, ctx) for value in resolved.args),
-                "kwargs": {name: _fill(value, ctx) for name, value in resolved.kwargs.items()},
-            }
+        filled = dataclasses.replace(
+            resolved,
+            args=tuple(_fill(value, ctx) for value in resolved.args),
+            kwargs={name: _fill(value, ctx) for name, value in resolved.kwargs.items()},
         )
         assert callable(target)
         return _Worker(ctx, filled, target).run()
