@@ -263,7 +263,7 @@ def _node_path(node: _Node, path: KeyPath) -> KeyPath:
 # --- the arguments -------------------------------------------------------------------------------------
 
 
-def _check_on(value: object) -> str:
+def _check_object(value: object) -> str:
     if isinstance(value, str) and (_VARIABLE_RE.match(value) or _NAME_RE.match(value)):
         return value
     raise ValueError(
@@ -276,7 +276,7 @@ class CallArgs(Args):
     # ``object``, not ``on``: YAML 1.1 reads a bare ``on`` key as the boolean true.
     object_: Annotated[
         str | None,
-        PlainValidator(lambda value: None if value is None else _check_on(value)),
+        PlainValidator(lambda value: None if value is None else _check_object(value)),
         WithJsonSchema(
             {
                 "type": "string",
