@@ -4,6 +4,7 @@ like a socket call's, and every way it can go wrong reported at the step's file:
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -249,3 +250,18 @@ def test_raises_type_accepts_builtins_and_import_paths_only() -> None:
     with pytest.raises(ScenarioError) as caught:
         load_text(base + '{type: OSError, match: "(unclosed"}\n')
     assert "not a regular expression" in str(caught.value)
+
+
+def test_validate_never_imports_the_code_a_call_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Validating is reading: a module whose import has a side effect is not imported by load/validate."""
+    (tmp_path / "explodes_on_import.py").write_text("raise RuntimeError('imported!')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = (
+        "scenarios:\n  - name: s\n    description: d\n    steps:\n"
+        '      - call: {function: "explodes_on_import:f"}\n'
+        '        raises: {type: "explodes_on_import:Boom", match: "x"}\n'
+    )
+    load_text(text)
+    assert "explodes_on_import" not in sys.modules
