@@ -265,3 +265,21 @@ def test_validate_never_imports_the_code_a_call_names(
     )
     load_text(text)
     assert "explodes_on_import" not in sys.modules
+
+
+def test_a_sync_call_runs_beside_an_await_but_two_awaits_do_not_overlap(tmp_path: Path) -> None:
+    failure = _fails(
+        tmp_path,
+        f"""
+- concurrently:
+    background:
+      - call: {{function: "asyncio:sleep", args: [0.5]}}
+    steps:
+      - sleep: 100ms
+      - call: {{function: "{TARGETS}:add", args: [1, 1]}}
+        returns: 2
+      - call: {{function: "{TARGETS}:add_later", args: [1, 1]}}
+""",
+    )
+    assert failure.place is not None and failure.place.number == "1.3"
+    assert "the scenario's event loop is still busy with call asyncio:sleep" in failure.observed

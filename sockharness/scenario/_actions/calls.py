@@ -404,6 +404,18 @@ class ScenarioLoop:
     def __init__(self, factory: Callable[[], asyncio.AbstractEventLoop]) -> None:
         self.loop = factory()
         self.busy_with: str | None = None
+        self._claim = threading.Lock()
+
+    def claim(self, what: str) -> bool:
+        """Reserve the loop for one awaited call (False: another one holds it); :meth:`release` frees it."""
+        if not self._claim.acquire(blocking=False):
+            return False
+        self.busy_with = what
+        return True
+
+    def release(self) -> None:
+        self.busy_with = None
+        self._claim.release()
 
     def close(self) -> None:
         """Cancel leftover tasks, close the transports still open, then close the loop; bounded."""
@@ -503,7 +515,9 @@ class _Worker:
         # Sync code sees the run's loop as the current one too: ``asyncio.get_event_loop()`` returns it, so
         # a step can save it and await ``sock_connect`` on it. It is not running: ``asyncio.run`` still works.
         self.loop: ScenarioLoop = scenario_loop(ctx)
-        if self.loop.loop.is_running():
+        self.awaits = bool(call.awaiting or (call.awaiting is None and is_coroutine_function(target)))
+        # A sync call may run beside an await (in a concurrently block); two awaits may not.
+        if self.awaits and not self.loop.claim(f"call {call.shown}"):
             raise ScenarioSetupError(
                 f"call {call.shown}: the scenario's event loop is still busy with {self.loop.busy_with} "
                 "(calls on it run one at a time)"
@@ -517,13 +531,12 @@ class _Worker:
             asyncio.set_event_loop(loop.loop)
             value = self.target(*call.args, **call.kwargs)
             awaitable = inspect.isawaitable(value)
-            if call.awaiting or (call.awaiting is None and awaitable and is_coroutine_function(self.target)):
+            if self.awaits:
                 if not awaitable:
                     raise AwaitableResult(
                         f"call {call.shown}: await: true, but it returned {value!r:.80}, "
                         "which is not awaitable"
                     )
-                loop.busy_with = f"call {call.shown}"
                 task = loop.loop.create_task(_awaited(value, call.wait_for))  # type: ignore[arg-type]
                 result.task = task
                 result.value = loop.loop.run_until_complete(task)
@@ -540,8 +553,9 @@ class _Worker:
         except BaseException as error:  # handed to the scenario's thread, which judges it
             result.error = error
         finally:
-            loop.busy_with = None
             asyncio.set_event_loop(None)
+            if self.awaits:
+                loop.release()  # not reached while the loop is stuck: later awaits then report it busy
 
     def run(self) -> object:
         call = self.call
