@@ -101,6 +101,10 @@ class _Background:
     current: str | None = None  # the step number running now, for the join-timeout report
 
 
+def _call_and_judge(body: BodyRunner, step: StepBase, number: str, path: KeyPath) -> None:
+    body.judge(step, number, path, body.call(step, number, path), iteration=None)
+
+
 @register
 class ConcurrentlyAction(Container[ConcurrentlyArgs]):
     name = "concurrently"
@@ -129,14 +133,7 @@ class ConcurrentlyAction(Container[ConcurrentlyArgs]):
                 for index, inner in enumerate(args.background):
                     inner_number = f"{number}.b{index + 1}"
                     state.current = inner_number
-                    inner_path = (*block, "background", index)
-                    body.judge(
-                        inner,
-                        inner_number,
-                        inner_path,
-                        body.call(inner, inner_number, inner_path),
-                        iteration=None,
-                    )
+                    _call_and_judge(body, inner, inner_number, (*block, "background", index))
                 state.current = None
             except BaseException as failure:  # handed to the scenario's thread, raised there after the join
                 state.failure = failure
@@ -148,15 +145,7 @@ class ConcurrentlyAction(Container[ConcurrentlyArgs]):
         bound = args.join if args.join is not None else JOIN_TIMEOUT
         try:
             for index, inner in enumerate(args.steps):
-                inner_number = f"{number}.{index + 1}"
-                inner_path = (*block, "steps", index)
-                body.judge(
-                    inner,
-                    inner_number,
-                    inner_path,
-                    body.call(inner, inner_number, inner_path),
-                    iteration=None,
-                )
+                _call_and_judge(body, inner, f"{number}.{index + 1}", (*block, "steps", index))
         finally:
             thread.join(bound)
         elapsed = time.perf_counter() - started
