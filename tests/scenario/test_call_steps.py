@@ -213,6 +213,7 @@ def test_the_event_loop_is_closed_with_the_run_and_leftover_tasks_cancelled(tmp_
         ('{function: "a:b", method: m}', "method goes with object:"),
         ("{object: c, get: x, args: [1]}", "get reads an attribute: it takes no args"),
         ('{function: "a:b", wait_for: 1s, await: false}', "wait_for awaits the call"),
+        ('{function: "a:b", wait_for: 5s}', "wait_for (5s) must be shorter than the step timeout (5s)"),
         ('{function: "a:b", args: ["$"]}', "expected a variable like $name"),
         ('{function: "a:b", args: [{host: srv, port: srv}]}', "mapping with these keys write {dict"),
         ('{function: "a:b", args: [{bytes: {sise: 3}}]}', "sise"),

@@ -32,7 +32,7 @@ import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
 from pydantic import Field, PlainValidator, TypeAdapter, ValidationError, WithJsonSchema, model_validator
 
@@ -315,6 +315,17 @@ class CallArgs(Args):
             if "wait_for" in data and data.get("await") is False:
                 raise fail("wait_for awaits the call: it cannot go with await: false", subpath=["wait_for"])
         return data
+
+    @model_validator(mode="after")
+    def _wait_for_within_timeout(self) -> Self:
+        limit = self.timeout if self.timeout is not None else CALL_TIMEOUT
+        if self.wait_for is not None and self.wait_for >= limit:
+            raise fail(
+                f"wait_for ({self.wait_for:g}s) must be shorter than the step timeout ({limit:g}s), or the "
+                "step fails before its TimeoutError can be expected: raise timeout: too",
+                subpath=["wait_for"],
+            )
+        return self
 
     @property
     def shown(self) -> str:
