@@ -118,6 +118,12 @@ EVERYTHING = textwrap.dedent(
               until_raises: {type: OSError, errno: [EAGAIN, EWOULDBLOCK]}
               steps:
                 - send: {socket: k, data: {size: 1MiB, random: true}}
+          - call: {function: "os:getpid", await: false, timeout: 1s}
+            save: pid
+          - concurrently:
+              background: [{call: {object: $pid, method: bit_length}}]
+              steps: [{sleep: 0}]
+              join: 1s
           - packet_fault: {peer: srv, kind: reject, with: tcp-reset, direction: in, as: rst}
           - remove_packet_fault: rst
           - packet_fault: {port: 9, kind: loss, percent: 50}

@@ -55,7 +55,23 @@ SSL_METHODS = (
     "selected_alpn_protocol",
     "unwrap",
 )
-GROUP_DIRS = frozenset(REQUIRED_METHODS) | {"examples", "tutorial", "ssl"}
+#: The asyncio calls the asyncio suite (scenarios/asyncio/) checks, as its method column names them.
+ASYNCIO_METHODS = (
+    "loop.sock_connect",
+    "loop.sock_recv",
+    "loop.sock_sendall",
+    "loop.sock_accept",
+    "asyncio.open_connection",
+    "StreamReader.readexactly",
+    "StreamReader.readuntil",
+    "StreamReader.readline",
+    "StreamWriter.drain",
+    "StreamWriter.write",
+    "StreamWriter.wait_closed",
+    "loop.create_datagram_endpoint",
+    "asyncio.wait_for",
+)
+GROUP_DIRS = frozenset(REQUIRED_METHODS) | {"examples", "tutorial", "ssl", "asyncio"}
 MINIMUM_SCENARIOS = 120
 #: TEST-NET-3: documentation addresses that no host owns; only bind() may name them (bind sends nothing).
 BIND_ONLY_NETWORK = ipaddress.ip_network("203.0.113.0/24")
@@ -139,7 +155,7 @@ def test_scenario_is_documented(entry: Entry) -> None:
     assert isinstance(description, str) and description.strip(), f"{entry.where}: no description"
     assert "\n" not in description.strip(), f"{entry.where}: description must be one line"
     method = entry.data.get("method")
-    known = REQUIRED_METHODS + SSL_METHODS
+    known = REQUIRED_METHODS + SSL_METHODS + ASYNCIO_METHODS
     assert method in known, f"{entry.where}: method {method!r} is not one of {known}"
 
 
@@ -165,7 +181,7 @@ def test_only_loopback_addresses(entry: Entry) -> None:
 
 
 SUITE_PAGE = SCENARIO_ROOT.parent / "docs" / "reference" / "builtin-suite.md"
-_TABLE_ROW_RE = re.compile(r"^\| `(?P<method>\w+)` \| (?P<count>\d+) \|", re.MULTILINE)
+_TABLE_ROW_RE = re.compile(r"^\| `(?P<method>[\w.]+)` \| (?P<count>\d+) \|", re.MULTILINE)
 _TOTALS_RE = re.compile(
     r"holds (?P<total>\d+) YAML scenarios: (?P<loopback>\d+) on the loopback"
     r".*?; (?P<proxy>\d+) that drive the embedded\s+fault proxy"

@@ -24,7 +24,7 @@ from sockharness.scenario._actions.base import (
 from sockharness.scenario._actions.docs import docs_table
 
 #: The family modules, in the order the docs (and error messages listing actions) show their entries.
-FAMILIES: Final = ("sockets", "harness", "control", "netns", "dns", "tls")
+FAMILIES: Final = ("sockets", "harness", "control", "netns", "dns", "tls", "calls")
 for _family in FAMILIES:
     import_module(f"{__name__}.{_family}")
 

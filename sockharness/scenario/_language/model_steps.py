@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from sockharness.scenario._actions import REGISTRY, Action
+from sockharness.scenario._actions import REGISTRY, Action, Container
 from sockharness.scenario._actions.args import Args, SocketRefArgs
 from sockharness.scenario._actions.control import MAX_REPEAT, RepeatArgs
 from sockharness.scenario._actions.harness import PeerArgs, ProxyRefArgs, RemoveToxicArgs, UpdateToxicArgs
@@ -200,5 +200,9 @@ for _action, _cls in STEP_CLASSES.items():
 Step = Annotated[_union, Discriminator(_step_tag), WrapValidator(_step_shape)]
 
 RepeatArgs.model_rebuild(_types_namespace={"Step": Step})
+for _entry in REGISTRY.values():  # every container's arguments hold steps (repeat's above, concurrently...)
+    _arguments = _entry.arguments
+    if isinstance(_entry, Container) and isinstance(_arguments, type) and issubclass(_arguments, Args):
+        _arguments.model_rebuild(_types_namespace={"Step": Step})
 for _cls in STEP_CLASSES.values():
     _cls.model_rebuild()

@@ -24,13 +24,13 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 from sockharness.scenario._language.errors import describe_value, did_you_mean
+from sockharness.scenario._language.import_paths import ExceptionRef
 from sockharness.scenario._language.model_types import (
     ERRNO_NAME_PATTERN,
     MAX_PAYLOAD_BYTES,
     SOCKET_CONSTANT_PATTERN,
     VARIABLE_PATTERN,
     Duration,
-    ExceptionName,
     PayloadSize,
     PositiveCount,
     StrictModel,
@@ -329,11 +329,22 @@ def _check_verify_code(value: object) -> int:
         ) from None
 
 
-class RaisesSpec(StrictModel):
-    """``{type: OSError, errno: EBADF | [EBADF, ENOTSOCK] | null, message: "substring"}``."""
+def _check_message_pattern(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a regular expression, got {describe_value(value)}")
+    try:
+        re.compile(value)
+    except re.error as error:
+        raise ValueError(f"not a regular expression ({error}): {value!r}") from None
+    return value
 
-    what: ClassVar[str] = "an exception class name or {type, errno, message}"
-    type: ExceptionName
+
+class RaisesSpec(StrictModel):
+    """``{type: OSError, errno: EBADF | [EBADF, ENOTSOCK] | null, message: "substring", match: "regex"}``;
+    ``type`` may be an import path (``asyncio:IncompleteReadError``)."""
+
+    what: ClassVar[str] = "an exception class name or {type, errno, message, match, reason, verify_code}"
+    type: ExceptionRef
     errno: Annotated[
         tuple[str, ...] | None,
         parsed_by(_check_errno_spec),
@@ -382,6 +393,12 @@ class RaisesSpec(StrictModel):
             }
         ),
     ] = None
+    #: a regular expression searched in ``str(exception)``
+    match: Annotated[
+        str | None,
+        parsed_by(_check_message_pattern),
+        WithJsonSchema({"type": "string", "description": "a regular expression searched in the message"}),
+    ] = None
 
     @property
     def checks_errno(self) -> bool:
@@ -395,7 +412,7 @@ def _raises_shorthand(value: object) -> object:
 
 #: ``raises:`` (and ``until_raises:`` of repeat): an exception class name or the full mapping.
 Raises = Annotated[
-    RaisesSpec, BeforeValidator(_raises_shorthand, json_schema_input_type=ExceptionName | RaisesSpec)
+    RaisesSpec, BeforeValidator(_raises_shorthand, json_schema_input_type=ExceptionRef | RaisesSpec)
 ]
 
 

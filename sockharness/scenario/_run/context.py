@@ -33,6 +33,8 @@ class RunOptions:
     backend: str = "embedded"  # default fault backend for proxy peers: "embedded" | "toxiproxy"
     toxiproxy_url: str | None = None  # needed when a proxy uses the toxiproxy backend
     netns: bool = False  # the process runs inside the private network namespace (packet faults allowed)
+    #: makes the event loop that awaits the ``call`` steps' coroutines ("module:callable"; None: asyncio's)
+    loop_factory: str | None = None
     cwd: str | None = None  # working directory for external targets (None: this process's, like subprocess)
 
 
@@ -51,6 +53,8 @@ class ScenarioContext:
     scenario_seed: int | None = None  # derived from (run seed, file, scenario): seeds the embedded engine
     final_transcripts: str = ""  # every peer's transcript as it was when close() had stopped them
     injected: InjectedFaults = field(default_factory=InjectedFaults)  # faults that cut connections
+    #: helpers an action makes on first use and closes through on_close (the ``call`` steps' event loop)
+    services: dict[str, Any] = field(default_factory=dict)
     _proxy_notes: dict[str, str] = field(default_factory=dict)
     _closed: bool = False
     _cleanups: list[tuple[str, Callable[[], None]]] = field(default_factory=list)

@@ -9,6 +9,7 @@ sentence is ever parsed back apart.
 from __future__ import annotations
 
 import builtins
+import re
 import socket
 import ssl
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from sockharness._errnos import describe_exception, is_errno, resolve_errno
 from sockharness._ssl_reasons import reason_matches, verify_code_name
 from sockharness.peers import PeerError
 from sockharness.peers._tls import describe_tls_error
+from sockharness.scenario._actions.base import ScenarioSetupError
+from sockharness.scenario._actions.imports import ImportPathError, import_object
 from sockharness.scenario._language.model_values import BytesMatch, Elapsed, Payload, RaisesSpec
 from sockharness.scenario._run.matchers import Difference, Variables, match
 from sockharness.scenario._run.render import render
@@ -46,7 +49,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def exception_class(name: str) -> type[BaseException]:
-    """The class a ``raises: {type: ...}`` names (builtins, or ``socket.gaierror``)."""
+    """The class a ``raises: {type: ...}`` names (builtins, ``socket.gaierror``, or an import path, imported
+    here: a path that does not resolve raises :class:`ImportPathError`)."""
     if name == "socket.gaierror":
         return socket.gaierror
     if name.startswith("ssl."):
@@ -56,7 +60,12 @@ def exception_class(name: str) -> type[BaseException]:
     found = getattr(builtins, name, None)
     if isinstance(found, type) and issubclass(found, BaseException):
         return found
-    raise ValueError(f"raises: unknown exception class {name!r}")
+    if "." not in name and ":" not in name:
+        raise ValueError(f"raises: unknown exception class {name!r}")
+    imported = import_object(name)
+    if not (isinstance(imported, type) and issubclass(imported, BaseException)):
+        raise ImportPathError(f"raises: {name} is {imported!r}, not an exception class")
+    return imported
 
 
 def describe_raises(raises: RaisesSpec) -> str:
@@ -73,6 +82,8 @@ def describe_raises(raises: RaisesSpec) -> str:
         text += f" with reason {' or '.join(raises.reason)}"
     if raises.verify_code is not None:
         text += f" with verify_code {verify_code_name(raises.verify_code)}"
+    if raises.match is not None:
+        text += f" whose message matches /{raises.match}/"
     return text
 
 
@@ -85,7 +96,12 @@ def _number(name: str) -> str:
 
 def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
     """None when ``exc`` is what ``raises`` describes; otherwise which part differs."""
-    wanted = exception_class(raises.type)
+    if isinstance(exc, ScenarioSetupError):
+        return "a harness error (an unknown name, an import that failed, a call that hung) is never expected"
+    try:
+        wanted = exception_class(raises.type)
+    except ImportPathError as error:
+        return str(error)
     if not isinstance(exc, wanted):
         return f"the exception is a {type(exc).__name__}, not a {raises.type}"
     if raises.checks_errno:
@@ -105,6 +121,8 @@ def raises_problem(raises: RaisesSpec, exc: BaseException) -> str | None:
         code = getattr(exc, "verify_code", None)
         if code != raises.verify_code:
             return f"verify_code is {verify_code_name(code)}, not {verify_code_name(raises.verify_code)}"
+    if raises.match is not None and re.search(raises.match, str(exc)) is None:
+        return f"the message {str(exc)!r} does not match /{raises.match}/"
     return None
 
 
