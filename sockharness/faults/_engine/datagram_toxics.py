@@ -276,20 +276,8 @@ class ReorderStage(DatagramStage):
         return out
 
 
-StageBuilder = Callable[["ToxicSpec", random.Random, int], DatagramStage]
-
-#: toxic type -> the stage that carries it out on a UDP proxy (the registry's entries point here by name).
-DATAGRAM_STAGES: dict[str, StageBuilder] = {
-    "udp_latency": LatencyStage,
-    "udp_loss": LossStage,
-    "udp_burst_loss": BurstLossStage,
-    "udp_duplicate": DuplicateStage,
-    "udp_reorder": ReorderStage,
-    "udp_corrupt": CorruptStage,
-    "udp_truncate": TruncateStage,
-    "udp_rate": RateStage,
-    "udp_blackhole": LossStage,
-}
+#: How a registry entry makes its stage for one session direction: (spec, seeded RNG, client port).
+DatagramStageBuilder = Callable[["ToxicSpec", random.Random, int], DatagramStage]
 
 
 @dataclass
@@ -307,7 +295,10 @@ class DatagramChain:
     def _new_stage(self, spec: ToxicSpec) -> DatagramStage:
         start = self.starts.get(spec.name, 0)
         self.starts[spec.name] = start + 1
-        return DATAGRAM_STAGES[spec.type](spec, self.rng_for(spec.name, start), self.client_port)
+        build = spec.toxic_type.datagram_stage
+        if build is None:  # every way onto a UDP proxy checks the protocol first
+            raise ValueError(f"the {spec.type} toxic has no datagram stage")
+        return build(spec, self.rng_for(spec.name, start), self.client_port)
 
     def add(self, spec: ToxicSpec) -> None:
         self.stages.append(self._new_stage(spec))
@@ -355,10 +346,10 @@ class DatagramChain:
 
 
 __all__ = [
-    "DATAGRAM_STAGES",
     "Datagram",
     "DatagramChain",
     "DatagramStage",
+    "DatagramStageBuilder",
     "GilbertElliott",
     "datagram_delay",
     "flip_bits",

@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final, Literal
 
 from sockharness._units import DURATION_UNITS, parse_duration, parse_size
+from sockharness.faults._engine import datagram_toxics as dg
 from sockharness.faults._engine.chain import (
     CUT_ACTIONS,
     BandwidthStage,
@@ -43,6 +44,7 @@ from sockharness.faults._engine.chain import (
     TimeoutStage,
     parse_offsets,
 )
+from sockharness.faults._engine.datagram_toxics import DatagramStageBuilder
 from sockharness.faults._engine.toxic_maths import DISTRIBUTIONS, distribution_problem
 from sockharness.faults._errors import BadRequest, InvalidToxic, bad_request
 
@@ -290,6 +292,8 @@ class ToxicType:
     #: Why a combination of attributes cannot work (each one alone is valid), or None: checked after every
     #: validation, so every surface refuses it in the same words.
     check: Callable[[Mapping[str, AttributeValue]], str | None] | None = None
+    #: What the toxic does to datagrams on a UDP proxy (``datagram_toxics``); None for stream-only toxics.
+    datagram_stage: DatagramStageBuilder | None = None
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
@@ -506,7 +510,9 @@ def _datagram_only(spec: ToxicSpec, start: StageStart) -> Stage:
     return Stage(spec)
 
 
-def _datagram_toxic(name: str, summary: str, *attributes: Attribute) -> ToxicType:
+def _datagram_toxic(
+    name: str, summary: str, datagram_stage: DatagramStageBuilder, *attributes: Attribute
+) -> ToxicType:
     """A UDP toxic (its maths: ``datagram_toxics``): toxicity is the share of datagrams it acts on, and
     ``nth`` and ``client_port`` aim it at one datagram or one client."""
     targeting = (
@@ -520,6 +526,7 @@ def _datagram_toxic(name: str, summary: str, *attributes: Attribute) -> ToxicTyp
         summary,
         (*attributes, *targeting),
         stage=_datagram_only,
+        datagram_stage=datagram_stage,
         protocols=frozenset({"udp"}),
         embedded_only=True,
     )
@@ -532,45 +539,56 @@ _DATAGRAM_TOXICS: Final = (
     _datagram_toxic(
         "udp_latency",
         "UDP: delays each datagram by latency ± jitter; order kept, never early.",
+        dg.LatencyStage,
         Attribute("latency", _MS, "delay added to each datagram", required=True),
         Attribute("jitter", _MS, "random spread, uniform in ± jitter"),
     ),
-    _datagram_toxic("udp_loss", "UDP: drops each datagram independently with probability toxicity."),
+    _datagram_toxic(
+        "udp_loss", "UDP: drops each datagram independently with probability toxicity.", dg.LossStage
+    ),
     _datagram_toxic(
         "udp_burst_loss",
         "UDP: bursty loss (Gilbert-Elliott): bad spells of mean `burst` datagrams every mean `gap`; "
         "toxicity is the loss inside a bad spell.",
+        dg.BurstLossStage,
         Attribute("burst", _DG, "mean length of a bad spell (0: the toxic does nothing)", required=True),
         Attribute("gap", _DG, "mean length of a good spell between two bad ones", required=True),
     ),
     _datagram_toxic(
         "udp_duplicate",
         "UDP: sends extra copies of a datagram right after it.",
+        dg.DuplicateStage,
         Attribute("copies", _DG, "extra copies of each datagram acted on", required=True),
     ),
     _datagram_toxic(
         "udp_reorder",
         "UDP: holds a datagram back until `gap` later ones went past it, or for `delay` (first wins).",
+        dg.ReorderStage,
         Attribute("gap", _DG, "later datagrams that overtake it; 0: by time only", required=True),
         Attribute("delay", _MS, "longest hold; 0: no time limit"),
     ),
     _datagram_toxic(
         "udp_corrupt",
         "UDP: flips random bits of a datagram (its length is kept).",
+        dg.CorruptStage,
         Attribute("bits", Unit.BITS, "distinct bits flipped per datagram", required=True),
     ),
     _datagram_toxic(
         "udp_truncate",
         "UDP: cuts a datagram to its first `size` bytes.",
+        dg.TruncateStage,
         Attribute("size", Unit.BYTES, "bytes kept of each datagram", required=True),
     ),
     _datagram_toxic(
         "udp_rate",
         "UDP: paces datagrams to a rate in datagrams/s and KB/s (queued, never dropped, never early).",
+        dg.RateStage,
         Attribute("datagrams", Unit.DATAGRAMS_PER_SECOND, "datagrams per second; 0: no limit"),
         Attribute("rate", Unit.KB_PER_SECOND, "bytes per second, in 1000s; 0: no limit"),
     ),
-    _datagram_toxic("udp_blackhole", "UDP: drops every datagram (as udp_loss with toxicity 1)."),
+    _datagram_toxic(
+        "udp_blackhole", "UDP: drops every datagram (as udp_loss with toxicity 1).", dg.LossStage
+    ),
 )
 
 #: Every toxic, in the order Toxiproxy's docs list them. Every default is 0, as in Toxiproxy.
