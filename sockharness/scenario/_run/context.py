@@ -33,6 +33,7 @@ class RunOptions:
     toxiproxy_url: str | None = None  # needed when a proxy uses the toxiproxy backend
     netns: bool = False  # the process runs inside the private network namespace (packet faults allowed)
     cwd: str | None = None  # working directory for external targets (None: this process's, like subprocess)
+    socket_impl: str = "stdlib"  # where `socket` steps get their sockets (sockharness._socket_impl)
 
 
 @dataclass
