@@ -109,7 +109,11 @@ def test_timing_counts_only_beyond_the_floor_and_the_ratio() -> None:
 def test_steps_reached_on_one_side_only() -> None:
     base = _result(PASSED, _step("1", "socket", returned="None"), _step("2", "recv", returned="b''"))
     other = _result(FAILED, _step("1", "socket", returned="None"))
-    assert departures(base, other, "eventlet")[1:] == ["step 2 (recv): not reached with eventlet"]
+    other.observed = "step 2 (recv): expected the call to return; observed Failed: Timeout (>10.0s)"
+    assert departures(base, other, "eventlet")[1:] == [
+        "step 2 (recv): no result with eventlet: step 2 (recv): expected the call to return; "
+        "observed Failed: Timeout (>10.0s)"
+    ]
     assert departures(other, base, "eventlet")[1:] == ["step 2 (recv): reached only with eventlet"]
 
 

@@ -80,10 +80,15 @@ def departures(baseline: ScenarioResult, candidate: ScenarioResult, name: str) -
         base_verdict = "passes" if baseline.status == PASSED else "fails"
         found.append(f"{verdict} with {name}, {base_verdict} with stdlib")
     others = {step.number: step for step in candidate.steps}
+    first_missing = True
     for base in baseline.steps:
         other = others.pop(base.number, None)
         if other is None:
-            found.append(f"step {base.number} ({base.action}): not reached with {name}")
+            # The first step without a result is where the run stopped: say why (a failed expectation,
+            # or a call that never returned until the timeout ended the scenario).
+            why = f": {candidate.observed}" if first_missing and candidate.observed else ""
+            found.append(f"step {base.number} ({base.action}): no result with {name}{why}")
+            first_missing = False
             continue
         found.extend(_step_departures(name, base, other))
     for extra in others.values():
