@@ -139,3 +139,12 @@ def test_a_plain_stdlib_table_is_unchanged() -> None:
     assert "socket implementation" not in "\n".join(render_text_table(rows))
     assert "differs from stdlib" not in render_markdown(rows)
     assert "| behaviour | method | result | observed | scenario |\n" in render_markdown(rows)
+
+
+def test_junit_system_out_carries_the_implementation_and_departures() -> None:
+    from sockharness.scenario._run.report_formats import render_junit
+
+    xml = render_junit([_row(["step 3 (connect): stdlib raised X; gevent returned None"])])
+    assert "socket implementation: gevent" in xml
+    assert "differs from stdlib: step 3 (connect): stdlib raised X; gevent returned None" in xml
+    assert "socket implementation" not in render_junit([_row(None, impl="stdlib")])

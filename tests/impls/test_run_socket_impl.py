@@ -180,3 +180,59 @@ def test_eventlet_departs_on_a_reset_and_a_second_connect_as_measured(tmp_path: 
     assert rows["close-with-unread-data-sends-rst"]["departures"][1].endswith(
         "stdlib raised ConnectionResetError ECONNRESET (104): Connection reset by peer; eventlet returned b''"
     )
+
+
+HANGS_THEN_WORKS = """
+scenarios:
+  - name: unconnected-recv-1
+    description: eventlet waits forever here; the scenario timeout ends the call inside eventlet's hub
+    timeout: 1s
+    steps:
+      - socket: {as: c}
+      - recv: {socket: c, bufsize: 16}
+        raises: {type: OSError, errno: ENOTCONN}
+  - name: unconnected-recv-2
+    description: the same again, on the hub the first interruption left behind
+    timeout: 1s
+    steps:
+      - socket: {as: c}
+      - recv: {socket: c, bufsize: 16}
+        raises: {type: OSError, errno: ENOTCONN}
+  - name: then-a-normal-exchange
+    description: a plain request and answer after two interrupted scenarios
+    peers:
+      srv: {kind: tcp_server, script: [{expect: "ping"}, {send: "pong"}]}
+    steps:
+      - socket: {as: c}
+      - settimeout: {socket: c, value: 2s}
+      - connect: {socket: c, address: srv}
+      - sendall: {socket: c, data: "ping"}
+      - recv: {socket: c, bufsize: 16}
+        bytes: "pong"
+"""
+
+
+def test_eventlet_gets_a_fresh_hub_after_an_interrupted_scenario(tmp_path: Path) -> None:
+    """Two scenarios in a row whose call eventlet never returns each end at their own timeout, and the next
+    scenario still works. (This small file passed here without the fresh hub too: what the fresh hub fixed
+    was the whole suite, in which an earlier interruption left a hub that the pytest-timeout signal could no
+    longer interrupt.)"""
+    scenarios = tmp_path / "hangs.yaml"
+    scenarios.write_text(textwrap.dedent(HANGS_THEN_WORKS))
+    report = tmp_path / "eventlet.json"
+    done = run_sockharness(
+        "run",
+        str(scenarios),
+        "--socket-impl",
+        "eventlet",
+        "--report",
+        f"json:{report}",
+        cwd=tmp_path,
+        timeout=60,
+    )
+    rows = {row["scenario"]: row for row in json.loads(report.read_text())["scenarios"]}
+    assert done.returncode == 1, done.stdout + done.stderr
+    for name in ("unconnected-recv-1", "unconnected-recv-2"):
+        assert rows[name]["result"] == "failed"
+        assert "Timeout" in rows[name]["observed"], rows[name]["observed"]
+    assert rows["then-a-normal-exchange"]["result"] == "passed", rows["then-a-normal-exchange"]["observed"]

@@ -130,3 +130,21 @@ def test_a_known_implementation_that_is_not_installed_names_the_extra(
         impl.load_socket_impl("gevent")
     assert "cannot import sockharness_gevent_not_installed" in str(caught.value)
     assert "pip install 'sockharness[impls]'" in str(caught.value)
+
+
+def test_run_passes_the_implementation_and_compare_to_pytest() -> None:
+    from sockharness._cli import build_parser
+    from sockharness.scenario._commands import build_pytest_args, split_run_arguments
+
+    options, paths, extra = split_run_arguments(
+        build_parser().parse_args(["run", "scenarios", "--socket-impl", "gevent", "--compare"])
+    )
+    args, problem = build_pytest_args(options, paths, extra)
+    assert problem is None
+    assert args[args.index("--sockharness-socket-impl") + 1] == "gevent"
+    assert "--sockharness-compare" in args
+    options, paths, extra = split_run_arguments(build_parser().parse_args(["run", "scenarios", "--compare"]))
+    assert build_pytest_args(options, paths, extra) == (
+        [],
+        "sockharness run: --compare compares a --socket-impl with the standard library: name one",
+    )
