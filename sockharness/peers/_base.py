@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from sockharness._errnos import describe_exception
 from sockharness.peers._errors import PeerError
@@ -20,6 +20,9 @@ from sockharness.peers._script import ScriptFailure, ScriptRunner
 from sockharness.peers._steps import Step
 from sockharness.peers._tls import TLSRole
 from sockharness.peers._transcript import Transcript
+
+if TYPE_CHECKING:
+    from sockharness._aio import AsyncPeer
 
 __all__ = ["Peer", "PeerBase"]
 
@@ -121,6 +124,13 @@ class PeerBase:
         for sock in sockets:
             with contextlib.suppress(OSError):  # fd already gone: nothing to release
                 sock.close()
+
+    @property
+    def aio(self) -> AsyncPeer:
+        """This peer's waits as coroutines, for async tests (``await peer.aio.wait_done()``)."""
+        from sockharness._aio import AsyncPeer
+
+        return AsyncPeer(self)
 
     def check(self) -> None:
         """Raise the first failure of any of this peer's threads (as PeerError with transcripts)."""

@@ -73,6 +73,30 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     _add_annotations_option(parser)
     _add_max_bytes_option(parser)
     parser.add_argument("--seed", type=int, default=None, help="replay a run with this seed")
+    parser.add_argument(
+        "--socket-impl",
+        type=_socket_impl_name,
+        default=None,
+        metavar="NAME",
+        help="make the scenarios' own sockets with gevent, eventlet or package.module:factory instead of "
+        "the standard library (peers stay standard-library)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="with --socket-impl: also run each scenario with stdlib sockets (same seed) and show, per "
+        "scenario, where the implementation differs",
+    )
+
+
+def _socket_impl_name(text: str) -> str:
+    """argparse type for ``--socket-impl``: the name's shape is checked here, its import by the run."""
+    from sockharness._socket_impl import SocketImplError, parse_socket_impl
+
+    try:
+        return parse_socket_impl(text).name
+    except SocketImplError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--socket-impl {text!r}: ")) from None
 
 
 def _size(text: str) -> int:
@@ -161,7 +185,7 @@ def split_run_arguments(namespace: argparse.Namespace) -> tuple[argparse.Namespa
     late.add_argument("paths", nargs="*")
     parsed = late.parse_intermixed_args(before)
     merged = argparse.Namespace(**vars(namespace))
-    for key in ("netns", "backend", "annotations", "seed", "max_bytes"):
+    for key in ("netns", "backend", "annotations", "seed", "max_bytes", "socket_impl", "compare"):
         value = getattr(parsed, key)
         if value not in (None, False):
             setattr(merged, key, value)
@@ -289,6 +313,15 @@ def build_pytest_args(
         args += ["--sockharness-seed", str(options.seed)]
     if getattr(options, "max_bytes", None) is not None:
         args += ["-o", f"sockharness_scenario_max_bytes={options.max_bytes}"]
+    if getattr(options, "socket_impl", None):
+        args += ["--sockharness-socket-impl", options.socket_impl]
+    if getattr(options, "compare", False):
+        if not getattr(options, "socket_impl", None):
+            return (
+                [],
+                "sockharness run: --compare compares a --socket-impl with the standard library: name one",
+            )
+        args.append("--sockharness-compare")
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         args += ["-p", "sockharness.plugin"]
     args += list(extra)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 from pydantic import ConfigDict, Discriminator, Field, Tag, WithJsonSchema, model_validator
 
+from sockharness._socket_impl import socket_impl
 from sockharness._units import DURATION_PATTERN, parse_duration
 from sockharness.scenario._actions.args import (
     Args,
@@ -112,6 +113,7 @@ class SocketAction(Action[SocketArgs, NewSocket]):
     name = "socket"
     summary = "create a socket (`socket.socket(family, type, proto)`) and name it"
     arguments = SocketArgs
+    # The one place a scenario's own sockets are made: `sockharness run --socket-impl` swaps the maker.
 
     def introduces(self, args: SocketArgs) -> Iterator[Introduce]:
         yield Introduce("socket", args.as_)
@@ -121,7 +123,8 @@ class SocketAction(Action[SocketArgs, NewSocket]):
         return NewSocket(args.as_, constant(args.family), constant(args.type), constant(args.proto))
 
     def call(self, ctx: ScenarioContext, resolved: NewSocket) -> None:
-        ctx.add_socket(resolved.name, socket.socket(resolved.family, resolved.type, resolved.proto))
+        maker = socket_impl(ctx.options.socket_impl)
+        ctx.add_socket(resolved.name, maker.socket(resolved.family, resolved.type, resolved.proto))
 
 
 class _SocketOnly(Action[SocketRefArgs, OnSocket]):

@@ -36,6 +36,7 @@ class RunOptions:
     #: makes the event loop that awaits the ``call`` steps' coroutines ("module:callable"; None: asyncio's)
     loop_factory: str | None = None
     cwd: str | None = None  # working directory for external targets (None: this process's, like subprocess)
+    socket_impl: str = "stdlib"  # where `socket` steps get their sockets (sockharness._socket_impl)
 
 
 @dataclass

@@ -52,6 +52,10 @@ class ScenarioResult:
     seed: int | None = None
     steps: list[StepObservation] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
+    socket_impl: str = "stdlib"  # where the scenario's own sockets came from (``--socket-impl``)
+    #: How this run departed from the standard library's run of the same scenario (``--compare``);
+    #: None when no comparison was made, [] when it was made and found nothing.
+    departures: list[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -78,6 +82,9 @@ class TableRow:
     """The failing step's line when it failed, else the scenario's line (for CI annotations)."""
     details: str = ""
     """The full failure text (step, expected, observed, peers) when it failed or errored."""
+    socket_impl: str = "stdlib"
+    departures: list[str] | None = None
+    """Where the run departed from the standard library's (``--compare``); None: not compared."""
 
 
 def row_from_result(result: ScenarioResult, status: str | None = None) -> TableRow:
@@ -89,6 +96,8 @@ def row_from_result(result: ScenarioResult, status: str | None = None) -> TableR
         scenario=result.scenario,
         file=result.file,
         duration=round(result.duration, 4),
+        socket_impl=result.socket_impl,
+        departures=result.departures,
     )
 
 
@@ -125,8 +134,39 @@ def render_text_table(rows: Sequence[TableRow], width: int = 160) -> list[str]:
             lines.append(
                 f"{method:<{method_w}}  {left:<{behaviour_w}}  {result:<{result_w}}  {right}".rstrip()
             )
+        indent = " " * (method_w + 2)
+        for departure in row.departures or []:
+            lines += textwrap.wrap(
+                f"differs from stdlib: {' '.join(departure.split())}",
+                width,
+                initial_indent=indent,
+                subsequent_indent=indent + "  ",
+                break_on_hyphens=False,
+            )
     counts = ", ".join(f"{n} {status}" for status, n in summary_counts(ordered).items())
     lines.append(f"{len(ordered)} scenarios: {counts}" if ordered else "no scenarios ran")
+    lines += implementation_lines(ordered)
+    return lines
+
+
+def implementations(rows: Sequence[TableRow]) -> list[str]:
+    """The socket implementations the rows ran with, in first-seen order (one, unless reports were merged)."""
+    return list(dict.fromkeys(row.socket_impl for row in rows))
+
+
+def compared(rows: Sequence[TableRow]) -> bool:
+    return any(row.departures is not None for row in rows)
+
+
+def implementation_lines(rows: Sequence[TableRow]) -> list[str]:
+    """What the table's results were measured with, when that is not simply the standard library."""
+    names = implementations(rows)
+    if not rows or names == ["stdlib"]:
+        return []
+    lines = [f"socket implementation: {', '.join(names)} (peers: stdlib)"]
+    if compared(rows):
+        differing = sum(1 for row in rows if row.departures)
+        lines.append(f"{differing} of {len(rows)} scenarios differ from the stdlib run of the same seed")
     return lines
 
 
@@ -160,11 +200,21 @@ def render_markdown(rows: Sequence[TableRow], seed: int | None = None) -> str:
         out += [f"Run seed: `{seed}` (replay with `--sockharness-seed {seed}`).", ""]
     counts = ", ".join(f"{n} {status}" for status, n in summary_counts(ordered).items())
     out += [f"{len(ordered)} scenarios: {counts or 'none'}.", ""]
-    out += ["| behaviour | method | result | observed | scenario |", "|---|---|---|---|---|"]
+    out += [f"{md_text(line)}." for line in implementation_lines(ordered)]
+    out += [""] if implementation_lines(ordered) else []
+    with_departures = compared(ordered)
+    extra_head, extra_rule = (" differs from stdlib |", "---|") if with_departures else ("", "")
+    out += [
+        f"| behaviour | method | result | observed | scenario |{extra_head}",
+        f"|---|---|---|---|---|{extra_rule}",
+    ]
     for row in ordered:
+        extra = ""
+        if with_departures:
+            extra = f" {md_text('; '.join(row.departures or [])) or '-'} |"
         out.append(
             f"| {md_text(row.behaviour)} | {md_text(row.method)} | {md_text(row.result)} | "
-            f"{md_text(row.observed)} | {md_text(row.scenario)} ({md_text(row.file)}) |"
+            f"{md_text(row.observed)} | {md_text(row.scenario)} ({md_text(row.file)}) |{extra}"
         )
     return "\n".join(out) + "\n"
 

@@ -138,15 +138,17 @@ def _seconds(value: float) -> str:
 
 
 def _row_lines(row: TableRow) -> str:
-    return "\n".join(
-        [
-            f"behaviour: {row.behaviour}",
-            f"method: {row.method}",
-            f"result: {row.result}",
-            f"observed: {row.observed}",
-            f"file: {row.file}" + (f":{row.line}" if row.line else ""),
-        ]
-    )
+    lines = [
+        f"behaviour: {row.behaviour}",
+        f"method: {row.method}",
+        f"result: {row.result}",
+        f"observed: {row.observed}",
+        f"file: {row.file}" + (f":{row.line}" if row.line else ""),
+    ]
+    if row.socket_impl != "stdlib":
+        lines.append(f"socket implementation: {row.socket_impl}")
+    lines += [f"differs from stdlib: {departure}" for departure in row.departures or []]
+    return "\n".join(lines)
 
 
 def render_junit(rows: Sequence[TableRow], seed: int | None = None, suite: str = "sockharness") -> str:
