@@ -264,6 +264,12 @@ def test_the_http_api_makes_udp_proxies_and_answers_400_in_the_same_words(echo: 
         assert status == 200 and isinstance(body, dict) and body["toxicity"] == 0.25
         status, body = _call(api, "GET", "/proxies/u")
         assert status == 200 and isinstance(body, dict) and body["toxics"][0]["type"] == "udp_loss"
+        new = {"name": "v", "listen": "bad", "upstream": upstream, "protocol": "udp"}
+        status, body = _call(api, "POST", "/proxies", new)
+        assert (status, body) == (
+            500,
+            {"error": "listen udp: address bad: missing port in address", "status": 500},
+        )
 
 
 def test_populate_keeps_the_protocol_and_replaces_a_proxy_whose_protocol_changed(echo: UDPEcho) -> None:
@@ -277,3 +283,12 @@ def test_populate_keeps_the_protocol_and_replaces_a_proxy_whose_protocol_changed
         status, body = _call(api, "POST", "/populate", [{**entry, "protocol": "tcp"}])
         assert status == 201, body
         assert engine.get_proxy("p").protocol == "tcp"
+
+
+def test_a_udp_and_a_tcp_proxy_whose_port_numbers_meet_are_not_a_loop() -> None:
+    """Port P over UDP and port P over TCP are different endpoints: only same-protocol chains can loop."""
+    with FaultEngine(seed=1) as engine:
+        tcp = engine.create_proxy("tcp", "127.0.0.1:0", "127.0.0.1:9")
+        udp = engine.create_proxy("udp", "127.0.0.1:0", format_address(tcp.listen_endpoint()), protocol="udp")
+        engine.update_proxy("tcp", upstream=format_address(udp.listen_endpoint()))  # TCP -> P -> (UDP) Q
+        assert tcp.upstream == format_address(udp.listen_endpoint())

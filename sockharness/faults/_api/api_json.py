@@ -197,7 +197,7 @@ def proxy_json(proxy: EngineProxy) -> dict[str, object]:
     return ordered
 
 
-def check_listen(listen: str, *, creating: bool) -> None:
+def check_listen(listen: str, *, creating: bool, protocol: str = "tcp") -> None:
     """Refuse an unparsable listen address before anything changes, worded like Toxiproxy's 500.
 
     Toxiproxy resolves a new listen address before it stops the proxy, so a typo leaves the proxy as
@@ -207,7 +207,8 @@ def check_listen(listen: str, *, creating: bool) -> None:
         split_host_port(listen)
     except ValueError:
         detail = "missing port in address" if ":" not in listen else "invalid port"
-        raise ListenError(f"{'listen tcp: ' if creating else ''}address {listen}: {detail}") from None
+        prefix = f"listen {protocol}: " if creating else ""
+        raise ListenError(f"{prefix}address {listen}: {detail}") from None
 
 
 @dataclass(frozen=True)

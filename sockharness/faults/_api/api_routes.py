@@ -183,7 +183,7 @@ class ToxiproxyAPI:
     def _proxy_create(self, call: _Call) -> APIResponse:
         spec = parse_proxy_create(parse_json_body(call.body))
         if spec.enabled:  # Toxiproxy only resolves the address when it binds
-            check_listen(spec.listen, creating=True)
+            check_listen(spec.listen, creating=True, protocol=spec.protocol)
         proxy = self._engine.create_proxy(
             spec.name, spec.listen, spec.upstream, enabled=spec.enabled, protocol=spec.protocol
         )
@@ -236,7 +236,7 @@ class ToxiproxyAPI:
             existing = self._engine.proxies()
             for entry in entries:
                 if entry.enabled:
-                    check_listen(entry.listen, creating=True)
+                    check_listen(entry.listen, creating=True, protocol=entry.protocol)
                 current = existing.get(entry.name)
                 if current is not None:
                     same = current.upstream == entry.upstream and current.protocol == entry.protocol

@@ -583,15 +583,16 @@ class FaultEngine:
 
     def check_loop(self, proxy: EngineProxy, listen: SockAddr | None, upstream: SockAddr | None) -> None:
         """Refuse a configuration in which ``proxy`` (listening on ``listen``, relaying to ``upstream``)
-        reaches itself, directly or through other proxies of this engine: each connection would open
-        another one until the process runs out of descriptors. Chains that end elsewhere are fine."""
+        reaches itself, directly or through other proxies of this engine (of the same protocol): each
+        connection would open another one until the process runs out of descriptors. Chains that end
+        elsewhere are fine."""
         if listen is None or upstream is None:
             return
         endpoints: list[tuple[EngineProxy, SockAddr | None, SockAddr | None]] = [(proxy, listen, upstream)]
         endpoints += [
             (other, other.listen_endpoint(), other.upstream_endpoint())
             for other in self._proxies.values()
-            if other is not proxy
+            if other is not proxy and other.protocol == proxy.protocol  # a UDP port is not a TCP one
         ]
         path = [proxy.name]
         seen: set[str] = set()
