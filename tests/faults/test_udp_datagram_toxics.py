@@ -13,6 +13,7 @@ from sockharness.faults._engine.datagram_toxics import (
     GilbertElliott,
     flip_bits,
 )
+from sockharness.faults._engine.toxic_maths import DelaySampler
 from sockharness.faults._engine.toxic_types import TOXICS, InvalidAttribute
 from sockharness.faults._engine.toxics import ToxicSpec
 
@@ -198,3 +199,24 @@ def test_a_seed_replays_the_same_schedule_and_another_seed_does_not() -> None:
 def test_a_loss_probability_outside_0_to_1_is_refused(toxicity: float) -> None:
     with pytest.raises(InvalidAttribute, match="toxicity must be a number between 0 and 1"):
         ToxicSpec.build("udp_loss", toxicity=toxicity)
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "normal", "pareto", "paretonormal", "lognormal"])
+def test_udp_latency_draws_the_tcp_latency_distributions(distribution: str) -> None:
+    """Each datagram alone in the stage (far apart in time) is held exactly one DelaySampler draw."""
+    spec = ToxicSpec.build("udp_latency", latency=30, jitter=10, distribution=distribution, correlation=40)
+    chain = _chain(spec, seed=3)
+    sampler = DelaySampler(distribution, 30, 10, random.Random(f"3/{spec.name}/0"), 40)
+    for index in range(200):
+        sent = index * 10.0  # seconds apart: FIFO order never moves a datagram later than its own draw
+        [held] = chain.push(Datagram(b"d", sent), sent)
+        assert held.due - sent == pytest.approx(sampler(), abs=1e-9)
+
+
+def test_udp_latency_refuses_a_bad_distribution_in_the_tcp_latency_words() -> None:
+    with pytest.raises(InvalidAttribute) as udp:
+        ToxicSpec.build("udp_latency", latency=0, jitter=5, distribution="lognormal")
+    with pytest.raises(InvalidAttribute) as tcp:
+        ToxicSpec.build("latency", latency=0, jitter=5, distribution="lognormal")
+    assert str(udp.value) == str(tcp.value).replace("a latency toxic", "a udp_latency toxic")
+    assert "a lognormal distribution needs latency > 0" in str(udp.value)

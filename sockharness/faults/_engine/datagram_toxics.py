@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from sockharness.faults._engine.toxic_maths import DelaySampler
+
 if TYPE_CHECKING:
     from sockharness.faults._engine.toxics import ToxicSpec
 
@@ -142,18 +144,21 @@ class FifoStage(DatagramStage):
         return self.in_order(datagram, datagram.due)
 
 
-def datagram_delay(latency_ms: int, jitter_ms: int, rng: random.Random) -> float:
-    """Seconds one datagram is held: uniform in [latency - jitter, latency + jitter], never below 0."""
-    delay = float(latency_ms)
-    if jitter_ms > 0:
-        delay += rng.uniform(-jitter_ms, jitter_ms)
-    return max(0.0, delay) / 1000.0
-
-
 class LatencyStage(FifoStage):
+    """The TCP latency's delays (``DelaySampler``: uniform, normal, pareto, ..., correlated), per datagram."""
+
+    def __init__(self, spec: ToxicSpec, rng: random.Random, client_port: int) -> None:
+        super().__init__(spec, rng, client_port)
+        self.delay = DelaySampler(
+            str(spec.attributes.get("distribution", "uniform")),
+            self.attribute("latency"),
+            self.attribute("jitter"),
+            rng,
+            self.attribute("correlation"),
+        )
+
     def act(self, datagram: Datagram, now: float) -> list[Datagram]:
-        delay = datagram_delay(self.attribute("latency"), self.attribute("jitter"), self.rng)
-        return self.in_order(datagram, datagram.due + delay)
+        return self.in_order(datagram, datagram.due + self.delay())
 
 
 class LossStage(DatagramStage):
@@ -351,6 +356,5 @@ __all__ = [
     "DatagramStage",
     "DatagramStageBuilder",
     "GilbertElliott",
-    "datagram_delay",
     "flip_bits",
 ]

@@ -483,6 +483,27 @@ def _latency_problem(values: Mapping[str, AttributeValue]) -> str | None:
     )
 
 
+#: How a latency toxic's delays spread (TCP chunks and UDP datagrams alike).
+_DELAY_SHAPE: Final = (
+    Attribute(
+        "distribution",
+        Unit.TEXT,
+        "how jitter spreads: " + ", ".join(DISTRIBUTIONS) + " (embedded only unless uniform)",
+        default="uniform",
+        go_type="string",
+        choices=DISTRIBUTIONS,
+        embedded_only=True,
+    ),
+    Attribute(
+        "correlation",
+        Unit.PERCENT,
+        "how much each delay follows the previous one (embedded only)",
+        maximum=100,
+        embedded_only=True,
+    ),
+)
+
+
 def _cut_problem(values: Mapping[str, AttributeValue]) -> str | None:
     if values["pattern"] and int(values["bytes"]):
         return "set bytes or pattern, not both (the cut is after N bytes or at the first match)"
@@ -511,7 +532,11 @@ def _datagram_only(spec: ToxicSpec, start: StageStart) -> Stage:
 
 
 def _datagram_toxic(
-    name: str, summary: str, datagram_stage: DatagramStageBuilder, *attributes: Attribute
+    name: str,
+    summary: str,
+    datagram_stage: DatagramStageBuilder,
+    *attributes: Attribute,
+    check: Callable[[Mapping[str, AttributeValue]], str | None] | None = None,
 ) -> ToxicType:
     """A UDP toxic (its maths: ``datagram_toxics``): toxicity is the share of datagrams it acts on, and
     ``nth`` and ``client_port`` aim it at one datagram or one client."""
@@ -529,6 +554,7 @@ def _datagram_toxic(
         datagram_stage=datagram_stage,
         protocols=frozenset({"udp"}),
         embedded_only=True,
+        check=check,
     )
 
 
@@ -538,10 +564,13 @@ _DG = Unit.DATAGRAMS
 _DATAGRAM_TOXICS: Final = (
     _datagram_toxic(
         "udp_latency",
-        "UDP: delays each datagram by latency ± jitter; order kept, never early.",
+        "UDP: delays each datagram by latency ± jitter (the TCP latency's distributions); order kept, "
+        "never early.",
         dg.LatencyStage,
         Attribute("latency", _MS, "delay added to each datagram", required=True),
-        Attribute("jitter", _MS, "random spread, uniform in ± jitter"),
+        Attribute("jitter", _MS, "random spread (its shape: distribution)"),
+        *_DELAY_SHAPE,
+        check=_latency_problem,
     ),
     _datagram_toxic(
         "udp_loss", "UDP: drops each datagram independently with probability toxicity.", dg.LossStage
@@ -602,22 +631,7 @@ TOXICS: Final[Mapping[str, ToxicType]] = {
             (
                 Attribute("latency", _MS, "delay added to each chunk", required=True),
                 Attribute("jitter", _MS, "random spread, uniform in ± jitter"),
-                Attribute(
-                    "distribution",
-                    Unit.TEXT,
-                    "how jitter spreads: " + ", ".join(DISTRIBUTIONS) + " (embedded only unless uniform)",
-                    default="uniform",
-                    go_type="string",
-                    choices=DISTRIBUTIONS,
-                    embedded_only=True,
-                ),
-                Attribute(
-                    "correlation",
-                    Unit.PERCENT,
-                    "how much each delay follows the previous one (embedded only)",
-                    maximum=100,
-                    embedded_only=True,
-                ),
+                *_DELAY_SHAPE,
             ),
             stage=lambda spec, start: LatencyStage(spec, start.rng),
             check=_latency_problem,
