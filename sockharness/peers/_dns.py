@@ -30,6 +30,7 @@ from sockharness.peers._addresses import family_for_host, format_address
 from sockharness.peers._base import PeerBase
 from sockharness.peers._registry import Registry
 from sockharness.peers._transcript import Transcript
+from sockharness.peers._udp import wake_datagram_socket
 
 DnsMode = Literal["answer", "nxdomain", "servfail", "refused", "empty", "truncate", "late", "drop"]
 DNS_MODES: Final[tuple[str, ...]] = (
@@ -290,11 +291,7 @@ class DNSServer(PeerBase):
     def _wake(self, sockets: list[socket.socket]) -> None:
         super()._wake(sockets)
         if self.address:
-            with (
-                contextlib.suppress(OSError),
-                socket.socket(family_for_host(self.address[0]), socket.SOCK_DGRAM) as waker,
-            ):
-                waker.sendto(b"", self.address)
+            wake_datagram_socket(self.address)
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection(self.address[:2], timeout=0.5),

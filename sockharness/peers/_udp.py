@@ -26,6 +26,15 @@ __all__ = ["UDPClosedPort", "UDPEcho"]
 _MAX_DATAGRAM = 65535
 
 
+def wake_datagram_socket(address: tuple[str, int]) -> None:
+    """Send an empty datagram to ``address``, so a thread blocked in its ``recvfrom`` sees the stop."""
+    with (
+        contextlib.suppress(OSError),
+        socket.socket(family_for_host(address[0]), socket.SOCK_DGRAM) as waker,
+    ):
+        waker.sendto(b"", address)
+
+
 class UDPEcho(PeerBase):
     """Sends every datagram back to its sender (one transcript for all datagrams)."""
 
@@ -72,11 +81,7 @@ class UDPEcho(PeerBase):
     def _wake(self, sockets: list[socket.socket]) -> None:
         super()._wake(sockets)
         if self.address:
-            with (
-                contextlib.suppress(OSError),
-                socket.socket(family_for_host(self.address[0]), socket.SOCK_DGRAM) as waker,
-            ):
-                waker.sendto(b"", self.address)
+            wake_datagram_socket(self.address)
 
 
 class UDPClosedPort(PeerBase):
