@@ -5,12 +5,21 @@ The helpers they use live in :mod:`tests.support.toxiproxy_api`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
+
+# pytester's in-process runs (the docs examples) drop every module first imported inside them. httpx imports
+# httpcore lazily and keeps a map of httpcore's exception classes: were httpcore first imported inside such a
+# run, a later import would make new classes, the map would miss them and raw httpcore errors would escape
+# httpx in the tests that run after it (seen: 5 real-client TLS tests failing only after the docs tests).
+with contextlib.suppress(ImportError):
+    import httpcore  # noqa: F401
+    import httpx  # noqa: F401
 from toxiproxy.api import APIConsumer
 
 from sockharness.faults._api.http_api import ToxiproxyAPIServer
