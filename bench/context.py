@@ -23,6 +23,7 @@ class Config:
     round_trips: int = 10_000
     round_trip_warmup: int = 200
     connections: int = 2_000
+    idle_seconds: float = 1.0  # window of the proxies' idle-CPU figure
     latency_ms: float = 50.0
     latency_round_trips: int = 200
     bandwidth_rate: int = 1024  # Toxiproxy units: 1000 bytes per second
@@ -44,6 +45,7 @@ class Config:
             round_trips=200,
             round_trip_warmup=20,
             connections=50,
+            idle_seconds=0.1,
             latency_ms=5.0,
             latency_round_trips=10,
             bandwidth_bytes=64 * 1024,

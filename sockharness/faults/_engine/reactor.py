@@ -47,6 +47,21 @@ TIMER_EARLY = 0.0005
 BUSY_POLL = 0.00005
 
 
+def _account_cpu_now() -> None:
+    """Read this thread's CPU clock, which has the kernel bring the running task's accounting up to date.
+
+    Why, measured with ``python -m bench``'s connect + echo + close on this 2-core VM (HZ=250): the slow
+    connections took 3-4 ms, one scheduler tick, with the reactor's own handlers short in CPU time. The
+    reactor has just woken the peer that must answer (the upstream server, the client) and keeps the CPU
+    while busy-polling; the woken thread waits behind it until the tick notices the reactor's slice is
+    used up. Reading ``CLOCK_THREAD_CPUTIME_ID`` (a real syscall, ~1 us) updates that accounting at once,
+    so the kernel can hand the CPU over then. In the same runs it halved the connections slower than
+    3 ms (300 -> 148, 189 -> 75 of 3,000) and brought the p99 from 7.6 ms to Toxiproxy's 4.2 ms, with
+    medians and the 1-byte round trip unchanged. Called once per batch of events, never while spinning idle.
+    """
+    time.thread_time()
+
+
 #: Descriptors the proxies never take, whatever they are asked to carry: the API, log files and the rest
 #: of the process keep working when a proxy loop or a connection flood reaches the limit. A fixed count,
 #: not a share of the limit: the API needs a few descriptors per request, and a share (1/8 of a 20,000
@@ -250,6 +265,8 @@ class Reactor:
                 self._run_calls()
             if self._timers:
                 self._run_timers()
+            if events:
+                _account_cpu_now()
         self._run_calls()
 
     def _drain_wake(self) -> None:
