@@ -101,6 +101,8 @@ class EngineProxy:
     """One proxy. Attributes mirror Toxiproxy's JSON; ``listen`` is the resolved ``"host:port"``."""
 
     protocol = "tcp"
+    #: The listener's socket type (a UDP proxy's is SOCK_DGRAM).
+    socket_type = socket.SOCK_STREAM
 
     def __init__(self, engine: FaultEngine, name: str, listen: str, upstream: str) -> None:
         check_name(name)
@@ -253,23 +255,28 @@ class EngineProxy:
 
         Errors are :class:`ListenError` worded as Toxiproxy's: ``creating`` adds the ``listen tcp: ``
         prefix that Go's ``net.Listen`` puts before an address error (an update resolves first and has
-        none); a bind failure reads ``listen tcp <addr>: bind: <reason>`` in both cases.
+        none); a bind failure reads ``listen tcp <addr>: bind: <reason>`` in both cases (``udp`` for a UDP
+        proxy, as Go words it).
         """
-        family, sockaddr = _resolve_listen(listen, prefix="listen tcp: " if creating else "")
+        family, sockaddr = _resolve_listen(listen, prefix=f"listen {self.protocol}: " if creating else "")
         self.engine.check_listen_host(listen, str(sockaddr[0]))
-        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener = socket.socket(family, self.socket_type)
         try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(sockaddr)
-            listener.listen(socket.SOMAXCONN)
+            self._bind_listener(listener, sockaddr)
             listener.setblocking(False)
         except OSError as error:
             listener.close()
             text = os.strerror(error.errno).lower() if error.errno else str(error)
             # Go names the resolved address (``localhost:3310`` reads ``127.0.0.1:3310``), so do we.
             where = format_address((str(sockaddr[0]), int(str(sockaddr[1]))))
-            raise ListenError(f"listen tcp {where}: bind: {text}") from error
+            raise ListenError(f"listen {self.protocol} {where}: bind: {text}") from error
         return listener
+
+    def _bind_listener(self, listener: socket.socket, sockaddr: tuple[object, ...]) -> None:
+        """Bind ``listener`` to ``sockaddr`` and make it ready (a TCP proxy listens; a UDP one only binds)."""
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(sockaddr)
+        listener.listen(socket.SOMAXCONN)
 
     def start(self) -> None:
         """Bind the listen address (in the caller's thread, so bind errors raise here) and accept."""
@@ -287,7 +294,7 @@ class EngineProxy:
             raise
 
         def register() -> None:
-            self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_accept)
+            self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_listener_readable)
             self._listener = listener
             self.listen = format_address((host, port))
             self.enabled = True
@@ -380,6 +387,10 @@ class EngineProxy:
         else:
             self._open(client, address)
 
+    #: The listener's reactor handler (a class alias, not a wrapper: no extra call per accept). A UDP
+    #: proxy points it at its datagram reader.
+    _on_listener_readable = _on_accept
+
     def _refuse(self, client: socket.socket, address: object, why: str) -> None:
         """Close a just-accepted client (it sees EOF): a loop the engine could not see stops growing
         here, and the descriptors kept in reserve stay free for the API."""
@@ -412,7 +423,7 @@ class EngineProxy:
         """End of an accept pause (see ``_pause_accepting``)."""
         listener = self._listener
         if listener is not None and listener.fileno() not in self.engine.reactor.handlers:
-            self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_accept)
+            self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_listener_readable)
 
     def _open(self, client: socket.socket, address: object) -> None:
         """Relay a new client: connect upstream and start both directions."""

@@ -17,7 +17,6 @@ import errno
 import heapq
 import itertools
 import logging
-import os
 import random
 import socket
 import time
@@ -25,11 +24,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from sockharness.faults._engine.datagram_toxics import Datagram, DatagramChain
-from sockharness.faults._engine.engine import EngineProxy, _resolve_listen
+from sockharness.faults._engine.engine import EngineProxy
 from sockharness.faults._engine.reactor import EPOLLIN
 from sockharness.faults._engine.toxic_types import UnsupportedToxic
 from sockharness.faults._engine.toxics import DOWNSTREAM, STREAMS, UPSTREAM, ToxicSpec
-from sockharness.faults._errors import ListenError, ToxicExists, ToxicNotFound
+from sockharness.faults._errors import ToxicExists, ToxicNotFound
 from sockharness.faults._events import engine_log, log_event
 from sockharness.peers._addresses import format_address
 
@@ -181,6 +180,7 @@ class UdpEngineProxy(EngineProxy):
     """A named UDP proxy; the same surface as the TCP :class:`EngineProxy`, datagram toxics only."""
 
     protocol = "udp"
+    socket_type = socket.SOCK_DGRAM
 
     def __init__(
         self,
@@ -286,39 +286,8 @@ class UdpEngineProxy(EngineProxy):
         return self.engine.reactor.call(count)
 
     # --- sockets ---------------------------------------------------------------------------------------
-    def bind(self, listen: str, *, creating: bool = True) -> socket.socket:
-        family, sockaddr = _resolve_listen(listen, prefix="listen udp: " if creating else "")
-        self.engine.check_listen_host(listen, str(sockaddr[0]))
-        listener = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            listener.bind(sockaddr)
-            listener.setblocking(False)
-        except OSError as error:
-            listener.close()
-            text = os.strerror(error.errno).lower() if error.errno else str(error)
-            where = format_address((str(sockaddr[0]), int(str(sockaddr[1]))))
-            raise ListenError(f"listen udp {where}: bind: {text}") from error
-        return listener
-
-    def serve(self, listener: socket.socket) -> None:
-        host, port = listener.getsockname()[:2]
-        try:
-            self.engine.check_loop(self, (str(host), int(port)), self.upstream_endpoint())
-        except BaseException:
-            listener.close()
-            raise
-
-        def register() -> None:
-            self.engine.reactor.register(listener.fileno(), EPOLLIN, self._on_datagram)
-            self._listener = listener
-            self.listen = format_address((host, port))
-            self.enabled = True
-
-        try:
-            self.engine.reactor.call(register)
-        except BaseException:
-            listener.close()
-            raise
+    def _bind_listener(self, listener: socket.socket, sockaddr: tuple[object, ...]) -> None:
+        listener.bind(sockaddr)  # no listen(): datagrams arrive on the bound socket itself
 
     def restart_connections(self, upstream: str | None = None) -> None:
         def restart() -> None:
@@ -372,6 +341,8 @@ class UdpEngineProxy(EngineProxy):
             now = time.monotonic()
             session.last_active = now
             session.up.accept(payload, now)
+
+    _on_listener_readable = _on_datagram
 
     def _open_session(self, client: tuple[object, ...]) -> UdpSession | None:
         """A new session for ``client``: an upstream socket connected to the upstream (so its replies come
