@@ -31,7 +31,7 @@ class KVClient:
             except OSError as error:  # refused, reset, timed out: try again after a pause
                 last = error
                 if attempt < self.attempts:
-                    time.sleep(self.backoff)
+                    time.sleep(self.backoff)  # sync-ok: the client's own retry back-off
         raise KVError(f"gave up after {self.attempts} attempts: {last!r}") from last
 
     def _get_once(self, key: str) -> str | None:
