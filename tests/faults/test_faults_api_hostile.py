@@ -17,7 +17,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,6 +26,7 @@ from sockharness.faults._api.http_api import ToxiproxyAPIServer
 from sockharness.faults._backends.embedded import EmbeddedBackend
 from sockharness.faults._engine.engine import FaultEngine
 from sockharness.faults._errors import BadRequest
+from tests.support.polling import wait_until
 from tests.support.toxiproxy_api import APIUnderTest, excepthook_watch, http_request, unique
 
 
@@ -54,16 +55,6 @@ def timed_version(server: ToxiproxyAPIServer) -> float:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """Poll ``condition`` until true or ``timeout`` (a bounded wait on state, not a pause)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)  # sync-ok: bounded poll of a condition with a deadline
-    return condition()
 
 
 def closed_by_server(sock: socket.socket, within: float) -> bool:

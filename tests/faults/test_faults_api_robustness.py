@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from sockharness.faults._api.api_routes import ToxiproxyAPI
 from sockharness.faults._api.http_api import ToxiproxyAPIServer
 from sockharness.faults._engine.engine import FaultEngine
+from tests.support.polling import wait_until
 from tests.support.toxiproxy_api import excepthook_watch, http_request
 
 SMALL_LIMIT = 4096
@@ -64,6 +65,15 @@ def parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
         key, _, value = line.partition(":")
         headers[key.strip().lower()] = value.strip()
     return status, headers, body
+
+
+def all_idle(server: ToxiproxyAPIServer, count: int) -> bool:
+    """True when ``count`` API connections wait idle on keep-alive (white-box: no event reports it)."""
+    httpd = server._httpd
+    assert httpd is not None
+    with httpd._connections_lock:
+        clients = [client for client in httpd._connections.values() if not client.closing]
+    return len(clients) == count and all(client.phase == "idle" for client in clients)
 
 
 def assert_still_serving(server: ToxiproxyAPIServer) -> None:
@@ -254,6 +264,9 @@ def test_connection_cap_closes_the_longest_idle_connection_for_a_newcomer(
         for sock in held:  # each is served by a connection thread, then idles on keep-alive
             sock.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n")
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        # The client can read an answer before its connection thread has marked itself idle; a newcomer
+        # that arrives while all four still look busy is rightly refused, which is not this test's case.
+        assert wait_until(lambda: all_idle(small_api, 4), timeout=5.0)
         with socket.create_connection(small_api.address, timeout=5.0) as extra:
             extra.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             answer = b""

@@ -22,7 +22,6 @@ import socket
 import struct
 import termios
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from sockharness.faults._backends.embedded import EmbeddedBackend
 from sockharness.faults._interface import FaultProxy
 from sockharness.fixtures._peers import TCPClientFactory
 from sockharness.peers import Close, Expect, RecvEOF, ScriptedTCPServer, SendAll
+from tests.support.polling import wait_until
 
 MIB = 1 << 20
 TCP_CLOSE = 7  # include/net/tcp_states.h
@@ -101,16 +101,6 @@ def tcp_state(sock: socket.socket) -> int:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
 
 
-def poll_until(condition: Callable[[], bool], timeout: float) -> bool:
-    """True once ``condition()`` holds, False after ``timeout``: for kernel states no event reports."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)  # sync-ok: no event reports a send queue emptying or a TCP state; bounded
-    return True
-
-
 @dataclass(frozen=True)
 class ResetOutcome:
     received: bytes
@@ -133,11 +123,11 @@ def reset_after_data(backend: EmbeddedBackend, tcp_client: TCPClientFactory, pay
         server, _ = listener.accept()
         with server:
             server.sendall(payload)
-            assert poll_until(lambda: unsent_bytes(server) == 0, TRANSFER_TIMEOUT), (
+            assert wait_until(lambda: unsent_bytes(server) == 0, TRANSFER_TIMEOUT), (
                 "proxy never took the data"
             )
             server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    aborted = poll_until(lambda: tcp_state(client) == TCP_CLOSE, LATE_READ_WAIT)
+    aborted = wait_until(lambda: tcp_state(client) == TCP_CLOSE, LATE_READ_WAIT)
     received = bytearray()
     try:
         while chunk := client.recv(MIB):
@@ -202,7 +192,7 @@ def test_reset_while_the_client_reads_along_loses_nothing(
         try:
             with server:
                 server.sendall(payload)
-                assert poll_until(lambda: unsent_bytes(server) == 0, TRANSFER_TIMEOUT)
+                assert wait_until(lambda: unsent_bytes(server) == 0, TRANSFER_TIMEOUT)
                 server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             reader.join(TRANSFER_TIMEOUT)
         finally:

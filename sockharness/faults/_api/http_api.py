@@ -570,6 +570,12 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
         self.wfile.flush()
         client = self._client
+        duration_ms = round((time.monotonic() - client.since) * 1000, 3) if client is not None else None
+        if not self.close_connection:
+            # The answer is in the kernel's buffer and owed no more: from here a newcomer at the cap may
+            # evict this connection (marking it only when the handler returns left a window, under load,
+            # in which every connection looked busy and the newcomer got a 503).
+            self._enter("idle", self.server.idle_timeout)
         log_event(
             logger,
             logging.DEBUG,
@@ -580,7 +586,7 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
             url=getattr(self, "path", "-"),
             status=response.status,
             size=len(response.body),
-            duration_ms=round((time.monotonic() - client.since) * 1000, 3) if client is not None else None,
+            duration_ms=duration_ms,
         )
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
