@@ -113,8 +113,8 @@ class AsyncFaultProxy:
     async def add_toxic(self, type: str, **kwargs: Any) -> str:
         return await run_blocking(self._proxy.add_toxic, type, **kwargs)
 
-    async def update_toxic(self, name: str, **attributes: int | float | str) -> None:
-        await run_blocking(self._proxy.update_toxic, name, **attributes)
+    async def update_toxic(self, name: str, **kwargs: Any) -> None:
+        await run_blocking(self._proxy.update_toxic, name, **kwargs)
 
     async def remove_toxic(self, name: str) -> None:
         await run_blocking(self._proxy.remove_toxic, name)

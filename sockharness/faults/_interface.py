@@ -63,9 +63,16 @@ class FaultProxy(Protocol):
         the next two connections only; see ``sockharness.faults.Target``); embedded backend only."""
         ...
 
-    def update_toxic(self, name: str, **attributes: int | float | str) -> None:
+    def update_toxic(
+        self,
+        name: str,
+        *,
+        target: Target | Mapping[str, object] | None = None,
+        **attributes: int | float | str,
+    ) -> None:
         """Change some attributes (``toxicity=`` changes the toxicity) of a toxic, validated as in
-        ``add_toxic``."""
+        ``add_toxic``. ``target`` replaces the toxic's target (``{}``: every connection again; None
+        leaves it as it is); embedded backend only, as in ``add_toxic``."""
         ...
 
     def remove_toxic(self, name: str) -> None: ...

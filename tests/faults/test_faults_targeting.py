@@ -482,6 +482,48 @@ def test_the_toxiproxy_backend_refuses_embedded_only_faults_by_name(client_backe
     assert proxy.toxics() == []
     proxy.add_toxic("latency", latency=10, distribution="uniform")  # the default is what Toxiproxy does
     assert [toxic.attributes for toxic in proxy.toxics()] == [{"latency": 10, "jitter": 0}]
+    # An update is checked the same way: the server would silently keep the old behaviour.
+    with pytest.raises(
+        UnsupportedToxic, match="attribute distribution of the latency toxic is embedded-only"
+    ):
+        proxy.update_toxic("latency_downstream", jitter=2, distribution="normal")
+    with pytest.raises(
+        BadRequest, match=r"targeting \(first=2\) of the latency_downstream toxic is embedded-only"
+    ):
+        proxy.update_toxic("latency_downstream", latency=20, target={"first": 2})
+    assert [toxic.attributes for toxic in proxy.toxics()] == [{"latency": 10, "jitter": 0}]
+    proxy.update_toxic("latency_downstream", latency=20, target={})  # every connection: what it has
+    assert [toxic.attributes for toxic in proxy.toxics()] == [{"latency": 20, "jitter": 0}]
+
+
+def test_a_python_update_changes_the_target(backend: EmbeddedBackend, upstream: socket.socket) -> None:
+    """``update_toxic(target=...)`` retargets a toxic in place; ``{}`` widens it to every connection."""
+    proxy = backend.create_proxy(upstream.getsockname())
+    proxy.add_toxic("cut", name="cut", stream="upstream", bytes=0, target={"nth": 1})
+
+    def attempt() -> bool:
+        """One connection; True when the cut reset it, False when its request got through."""
+        with _connect(proxy) as client:
+            client.sendall(b"request")
+            server, _ = upstream.accept()
+            with server:
+                server.settimeout(5)
+                try:
+                    got = recv_exactly(server, 7)
+                except ConnectionResetError:
+                    return True
+                assert got == b"request"
+                return False
+
+    assert [attempt(), attempt()] == [True, False]  # connection 1 only
+    proxy.update_toxic("cut", target={"every": 2})
+    assert [attempt(), attempt()] == [False, True]  # connections 3 and 4: the even one
+    proxy.update_toxic("cut", target={})
+    assert attempt() is True
+    with pytest.raises(InvalidTarget, match=re.escape(INDEX_ZERO)):
+        proxy.update_toxic("cut", target={"first": 0})
+    [toxic] = proxy.toxics()
+    assert toxic.target.is_everything  # the refused update changed nothing
 
 
 # --- the connection log in a failure report ------------------------------------------------------------
@@ -565,6 +607,89 @@ def test_targets_work_in_phases_and_add_toxic_steps() -> None:
     )
     result = run_scenario(load_text(text, "phases.yaml").scenarios[0], file="phases.yaml")
     assert result.status == PASSED
+
+
+def test_a_yaml_update_changes_a_cut_action_and_its_target() -> None:
+    """``update_toxic`` in YAML takes what ``add_toxic`` takes: a text attribute, a unit, a new target."""
+    from sockharness.scenario._run.report import PASSED
+    from sockharness.scenario._run.runner import run_scenario
+
+    text = textwrap.dedent(
+        """\
+        scenarios:
+          - name: a-cut-retargeted-and-turned-into-a-reset
+            description: "the first connection is closed after 2 bytes; after the update every one is reset"
+            peers:
+              echo: echo
+              px:
+                kind: proxy
+                upstream: echo
+                backend: embedded
+                toxics:
+                  - {type: cut, name: cutter, attributes: {bytes: 2, action: close}, target: {first: 1}}
+            steps:
+              - socket: {as: a}
+              - settimeout: {socket: a, value: 5s}
+              - connect: {socket: a, address: px}
+              - sendall: {socket: a, data: "hello"}
+              - recv_until: {socket: a, eof: true}
+                bytes: "he"
+              - update_toxic: {proxy: px, name: cutter, attributes: {action: reset, bytes: 1KiB}, target: {}}
+              - socket: {as: b}
+              - settimeout: {socket: b, value: 5s}
+              - connect: {socket: b, address: px}
+              - sendall: {socket: b, data: "hello"}
+              - recv_until: {socket: b, size: 5}
+                bytes: "hello"
+              - sendall: {socket: b, data: {size: 2000}}
+              - recv_until: {socket: b, eof: true}
+                raises: {type: ConnectionResetError, errno: ECONNRESET}
+        """
+    )
+    result = run_scenario(load_text(text, "update.yaml").scenarios[0], file="update.yaml")
+    assert result.status == PASSED, result
+
+
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        (
+            "{proxy: px, name: lag, attributes: {latncy: 20}}",
+            "unknown attribute 'latncy' for a latency toxic",
+        ),
+        (
+            "{proxy: px, name: cutter, attributes: {action: explode}}",
+            "attribute action of a cut toxic must be",
+        ),
+        (
+            "{proxy: px, name: lag, attributes: {jitter: 5, distribution: normal, correlation: 101}}",
+            CORRELATION,
+        ),
+        ("{proxy: px, name: lag, target: {first: 0}}", INDEX_ZERO),
+        ("{proxy: px, name: lag}", "update_toxic changes nothing: give attributes, toxicity or target"),
+    ],
+)
+def test_a_yaml_update_is_checked_at_load_time_at_file_line(update: str, message: str) -> None:
+    """Checked against the type the scenario gave the toxic, in the words add_toxic and Python use."""
+    text = textwrap.dedent(
+        f"""\
+        scenarios:
+          - name: bad-update
+            description: "an update the loader refuses"
+            peers:
+              echo: echo
+              px:
+                kind: proxy
+                upstream: echo
+                toxics: [{{type: latency, name: lag, attributes: {{latency: 5}}}}]
+            steps:
+              - add_toxic: {{proxy: px, type: cut, name: cutter, attributes: {{bytes: 5}}}}
+              - update_toxic: {update}
+        """
+    )
+    with pytest.raises(ScenarioError) as refused:
+        load_text(text, "update.yaml")
+    assert "update.yaml:12:" in str(refused.value) and message in str(refused.value), str(refused.value)
 
 
 def test_the_http_api_shows_and_updates_a_target(embedded_api: ToxiproxyAPIServer) -> None:

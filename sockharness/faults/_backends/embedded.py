@@ -69,8 +69,14 @@ class EmbeddedProxy:
         spec.toxic_type.check_protocol(proxy_protocol(self._proxy.protocol))
         return self._proxy.add_toxic(spec).name
 
-    def update_toxic(self, name: str, **attributes: int | float | str) -> None:
-        data = toxic_update(self._proxy.get_toxic(name), attributes)
+    def update_toxic(
+        self,
+        name: str,
+        *,
+        target: Target | Mapping[str, object] | None = None,
+        **attributes: int | float | str,
+    ) -> None:
+        data = toxic_update(self._proxy.get_toxic(name), attributes, target)
         self._proxy.update_toxic(name, data)
 
     def remove_toxic(self, name: str) -> None:

@@ -167,13 +167,23 @@ class ToxiproxyProxy:
         )
         return spec.name
 
-    def update_toxic(self, name: str, **attributes: int | float | str) -> None:
+    def update_toxic(
+        self,
+        name: str,
+        *,
+        target: Target | Mapping[str, object] | None = None,
+        **attributes: int | float | str,
+    ) -> None:
         """PATCH the toxic (toxiproxy-python has no update call; this uses its URL and error handling).
 
-        The toxic is read first: its type says which attributes exist, so a typo raises before the PATCH."""
+        The toxic is read first: its type says which attributes exist, so a typo raises before the PATCH;
+        so does an embedded-only attribute or a target, which the server would silently ignore."""
         path = f"/proxies/{self.name}/toxics/{name}"
         current = ToxicSpec.from_json(self._backend._request("GET", path, None, expect=200).json())
-        self._backend._request("PATCH", path, toxic_update(current, attributes), expect=200)
+        body = toxic_update(current, attributes, target)
+        current.updated(body).check_backend("toxiproxy")
+        body.pop("target", None)  # only an every-connection target passes the check: the server has none
+        self._backend._request("PATCH", path, body, expect=200)
 
     def remove_toxic(self, name: str) -> None:
         self._backend._call(lambda: self._client.destroy_toxic(name))

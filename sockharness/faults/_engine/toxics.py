@@ -206,15 +206,22 @@ def _json_target(value: object) -> Target:
         raise bad_request(error.message) from None
 
 
-def toxic_update(current: ToxicSpec, changes: Mapping[str, object]) -> dict[str, object]:
-    """The JSON update body for Python keyword changes (``toxicity=`` and attributes) of ``current``,
-    validated and converted to Toxiproxy's units first, so a typo raises before anything is sent."""
+def toxic_update(
+    current: ToxicSpec,
+    changes: Mapping[str, object],
+    target: Target | Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """The JSON update body for Python keyword changes (``toxicity=`` and attributes, and a new
+    ``target`` when one is given) of ``current``, validated and converted to Toxiproxy's units first, so
+    a typo raises before anything is sent."""
     given = dict(changes)
     body: dict[str, object] = {}
     if "toxicity" in given:
         body["toxicity"] = _toxicity(given.pop("toxicity"), go_words=False)
     validated = current.toxic_type.validate(given, base=current.attributes)
     body["attributes"] = {key: validated[key] for key in given}
+    if target is not None:
+        body["target"] = parse_target(target).to_json()  # {} widens it back to every connection
     return body
 
 

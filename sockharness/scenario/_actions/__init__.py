@@ -19,6 +19,7 @@ from sockharness.scenario._actions.base import (
     Introduce,
     Outcome,
     ScenarioSetupError,
+    ToxicChange,
     Use,
 )
 from sockharness.scenario._actions.docs import docs_table
@@ -38,6 +39,7 @@ __all__ = [
     "Introduce",
     "Outcome",
     "ScenarioSetupError",
+    "ToxicChange",
     "Use",
     "docs_table",
 ]

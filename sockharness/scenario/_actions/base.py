@@ -12,7 +12,7 @@ checker, the runner, the expectations and the docs table all iterate :data:`REGI
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Literal, Protocol, TypeVar
 
@@ -34,6 +34,7 @@ __all__ = [
     "Outcome",
     "ScenarioSetupError",
     "SockAddress",
+    "ToxicChange",
     "Use",
     "register",
 ]
@@ -67,6 +68,16 @@ class Introduce:
 
     kind: Literal["socket", "fault"]
     name: str
+
+
+@dataclass(frozen=True)
+class ToxicChange:
+    """A step's change to a toxic in place: the checker validates it against the toxic's type when the
+    scenario adds that toxic itself (a proxy peer's toxics, a phase, an earlier ``add_toxic``)."""
+
+    proxy: str
+    name: str
+    attributes: Mapping[str, object]
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,10 @@ class Action(Generic[ArgsT, ResolvedT]):
 
     def problem(self, args: ArgsT) -> str | None:
         """A load-time problem only the action can see (beyond its argument model), or None."""
+        return None
+
+    def changes_toxic(self, args: ArgsT) -> ToxicChange | None:
+        """The toxic the step changes in place, if it does (checked against the toxic's type)."""
         return None
 
     def resolve(self, args: ArgsT, env: Environment) -> ResolvedT:

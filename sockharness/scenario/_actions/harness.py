@@ -7,13 +7,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Final, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from sockharness.faults._injected import toxic_type_named
 from sockharness.scenario._actions.args import Args, with_shorthand
-from sockharness.scenario._actions.base import Action, Environment, ScenarioSetupError, Use, register
-from sockharness.scenario._language.model_toxics import Toxic, ToxicBase
-from sockharness.scenario._language.model_types import Count, Duration, Name
+from sockharness.scenario._actions.base import (
+    Action,
+    Environment,
+    ScenarioSetupError,
+    ToxicChange,
+    Use,
+    register,
+)
+from sockharness.scenario._language.errors import describe_value
+from sockharness.scenario._language.model_toxics import Toxic, ToxicBase, Toxicity, ToxicTarget
+from sockharness.scenario._language.model_types import Duration, Name, parsed_by
 
 if TYPE_CHECKING:
     from sockharness.scenario._run.context import ScenarioContext
@@ -143,36 +151,69 @@ class AddToxicAction(Action[ToxicBase, NewToxic]):
         return name
 
 
+def _attribute_value(value: object) -> int | float | str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number or a text (100ms, 64KiB, close), got {describe_value(value)}")
+    return value
+
+
+#: One attribute value of an update, before the toxic's type checks it (a number or a text with a unit).
+AttributeScalar = Annotated[
+    int | float | str,
+    parsed_by(_attribute_value),
+    WithJsonSchema({"type": ["number", "string"], "description": "a number, or a text such as 100ms"}),
+]
+
+
 class UpdateToxicArgs(ProxyRefArgs):
     name: Annotated[str, Field(min_length=1)]
-    attributes: dict[str, Count]
+    #: Values as ``add_toxic`` takes them (``latency: 100ms``, ``action: close``), checked against the
+    #: toxic's type: at load time when the scenario adds that toxic, else when the step runs.
+    attributes: dict[str, AttributeScalar] = Field(default_factory=dict)
+    toxicity: Toxicity | None = None
+    #: A new target (``{}``: every connection again); connection indexes keep counting from the add.
+    target: ToxicTarget | None = None
 
 
 @dataclass(frozen=True)
 class ToxicUpdate:
     proxy: str
     name: str
-    attributes: Mapping[str, int]
+    #: Attributes, and ``toxicity`` when the step changes it (the Python API's keywords).
+    changes: Mapping[str, int | float | str]
+    target: Mapping[str, object] | None
 
 
 @register
 class UpdateToxicAction(Action[UpdateToxicArgs, ToxicUpdate]):
     name = "update_toxic"
-    summary = "change attributes of a toxic that is in place"
+    summary = "change attributes, toxicity or target of a toxic that is in place"
     arguments = UpdateToxicArgs
 
     def uses(self, args: UpdateToxicArgs) -> Iterator[Use]:
         yield _proxy_use(args.proxy)
 
+    def problem(self, args: UpdateToxicArgs) -> str | None:
+        if not args.attributes and args.toxicity is None and args.target is None:
+            return "update_toxic changes nothing: give attributes, toxicity or target"
+        return None
+
+    def changes_toxic(self, args: UpdateToxicArgs) -> ToxicChange:
+        return ToxicChange(args.proxy, args.name, args.attributes)
+
     def resolve(self, args: UpdateToxicArgs, env: Environment) -> ToxicUpdate:
-        return ToxicUpdate(args.proxy, args.name, dict(args.attributes))
+        changes: dict[str, int | float | str] = dict(args.attributes)
+        if args.toxicity is not None:
+            changes["toxicity"] = args.toxicity
+        target = args.target.values() if args.target is not None else None
+        return ToxicUpdate(args.proxy, args.name, changes, target)
 
     def call(self, ctx: ScenarioContext, resolved: ToxicUpdate) -> None:
         proxy = ctx.proxy(resolved.proxy)
         toxic = toxic_type_named(proxy, resolved.name)
         if toxic is not None:
             ctx.before_fault(proxy, toxic)
-        proxy.update_toxic(resolved.name, **resolved.attributes)
+        proxy.update_toxic(resolved.name, target=resolved.target, **resolved.changes)
 
 
 class RemoveToxicArgs(ProxyRefArgs):

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from sockharness.scenario._actions import Container, Use
+from sockharness.faults._engine.toxic_types import TOXICS, InvalidAttribute
+from sockharness.scenario._actions import Container, ToxicChange, Use
 from sockharness.scenario._language.errors import KeyPath, did_you_mean
 from sockharness.scenario._language.model_peers import PeerBase, ProxyPeer
 from sockharness.scenario._language.model_toxics import ToxicBase
@@ -64,6 +65,11 @@ class _Scope:
     sockets: set[str] = field(default_factory=set)
     variables: set[str] = field(default_factory=lambda: set(BUILTIN_VARIABLES))
     faults: set[str] = field(default_factory=set)
+    #: (proxy, toxic name) -> the toxic as the scenario adds it, so a later update is checked against it
+    toxics: dict[tuple[str, str], ToxicBase] = field(default_factory=dict)
+
+    def add_toxic(self, proxy: str, toxic: ToxicBase) -> None:
+        self.toxics[(proxy, toxic.name or f"{toxic.type}_{toxic.stream}")] = toxic
 
     @property
     def proxies(self) -> set[str]:
@@ -122,6 +128,26 @@ def _check_toxic_protocol(toxic: ToxicBase, scope: _Scope, path: KeyPath) -> Ite
             yield Reference((*path, "type"), problem)
 
 
+def _check_toxic_change(change: ToxicChange, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
+    """An update's attributes, in the registry's words, when the scenario added that toxic itself (one
+    added by user code, or a name that does not exist, is left to the run)."""
+    added = scope.toxics.get((change.proxy, change.name))
+    if added is None or not change.attributes:
+        return
+    toxic = TOXICS[added.type]
+    for key, value in change.attributes.items():
+        try:
+            toxic.attribute(key).parse(value, toxic.name)
+        except InvalidAttribute as error:
+            unknown = key not in toxic.attribute_names
+            yield Reference((*path, "attributes", key), error.message, at_key=unknown)
+            return
+    try:
+        toxic.validate(change.attributes, base=added.attribute_values())
+    except InvalidAttribute as error:
+        yield Reference((*path, "attributes"), error.message)
+
+
 def _check_proxy(name: str, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
     if name in scope.proxies:
         return
@@ -165,6 +191,11 @@ def _check_step(step: StepBase, scope: _Scope, path: KeyPath) -> Iterator[Refere
         yield from _check_use(use, scope, here)
     if isinstance(args, ToxicBase):
         yield from _check_toxic_protocol(args, scope, here)
+        if args.proxy is not None:
+            scope.add_toxic(args.proxy, args)
+    change = entry.changes_toxic(args)
+    if change is not None:
+        yield from _check_toxic_change(change, scope, here)
     scope.faults.update(name.name for name in introduced if name.kind == "fault")
     if isinstance(entry, Container):
         for subpath, steps in entry.bodies(args):
@@ -201,6 +232,10 @@ def _check_peers(scenario: Scenario, scope: _Scope, path: KeyPath) -> Iterator[R
 
 def _check_scenario(scenario: Scenario, path: KeyPath) -> Iterator[Reference]:
     scope = _Scope(peers=dict(scenario.peers))
+    for name, peer in scenario.peers.items():
+        if isinstance(peer, ProxyPeer):
+            for toxic in peer.toxics:
+                scope.add_toxic(name, toxic)
     yield from _check_peers(scenario, scope, path)
     if scenario.steps is not None:
         yield from _check_steps(scenario.steps, scope, (*path, "steps"))
@@ -214,6 +249,7 @@ def _check_scenario(scenario: Scenario, path: KeyPath) -> Iterator[Reference]:
             if toxic.proxy is not None:
                 yield from _check_proxy(toxic.proxy, scope, (*here, "toxics", toxic_index, "proxy"))
                 yield from _check_toxic_protocol(toxic, scope, (*here, "toxics", toxic_index))
+                scope.add_toxic(toxic.proxy, toxic)
         for down_index, name in enumerate(phase.down):
             yield from _check_proxy(name, scope, (*here, "down", down_index))
         yield from _check_steps(phase.steps, scope, (*here, "steps"))

@@ -51,12 +51,20 @@ __all__ = [
     "ToxicAttributes",
     "ToxicBase",
     "ToxicTarget",
+    "Toxicity",
     "by_field",
     "field_tag",
 ]
 
 
 # --- toxics ----------------------------------------------------------------------------------------
+
+#: The share of connections a toxic acts on, 0 to 1 (the registry's words when out of range).
+Toxicity = Annotated[
+    float,
+    parsed_by(parse_toxicity),
+    WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "share of connections"}),
+]
 
 
 class ToxicAttributes(StrictModel):
@@ -174,11 +182,7 @@ class ToxicBase(StrictModel):
     type: str
     name: Annotated[str, Field(min_length=1)] | None = None
     stream: Literal["upstream", "downstream"] = "downstream"
-    toxicity: Annotated[
-        float,
-        parsed_by(parse_toxicity),
-        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1, "description": "share of connections"}),
-    ] = 1.0
+    toxicity: Toxicity = 1.0
     attributes: StrictModel
     #: Limits the toxic to chosen connections and a window in their life (embedded backend only).
     target: ToxicTarget | None = None
