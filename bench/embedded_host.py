@@ -3,7 +3,8 @@
 The embedded proxy normally lives inside the user's test process; here that process is this one, so
 the load generator never shares its GIL. Protocol: one JSON object per line each way. The first line
 out is ``{"ready": true}`` or ``{"error": "..."}`` (engine not importable). Requests:
-``{"op": "create", "upstream": [host, port]}`` -> ``{"id": ..., "address": [host, port]}``,
+``{"op": "create", "upstream": [host, port]}`` -> ``{"id": ..., "address": [host, port]}`` (with
+``"protocol": "udp"``, a UDP proxy),
 ``{"op": "add_toxic", "id": ..., "type": ..., "stream": ..., "attributes": {...}}`` -> ``{"name": ...}``,
 ``{"op": "remove_toxic", "id": ..., "name": ...}``, ``{"op": "delete", "id": ...}`` -> ``{}``.
 A failing request answers ``{"error": "..."}``. EOF on stdin closes the backend and exits.
@@ -56,7 +57,9 @@ def dispatch(backend: Any, proxies: dict[str, Any], request: dict[str, Any]) -> 
     op = request["op"]
     if op == "create":
         host, port = request["upstream"]
-        proxy = backend.create_proxy((host, int(port)), listen="127.0.0.1:0")
+        # (protocol only for UDP: an older engine build, benchmarked for comparison, has no such argument)
+        extra = {"protocol": "udp"} if request.get("protocol") == "udp" else {}
+        proxy = backend.create_proxy((host, int(port)), listen="127.0.0.1:0", **extra)
         proxies[proxy.name] = proxy
         return {"id": proxy.name, "address": list(proxy.address[:2])}
     proxy = proxies[request["id"]]

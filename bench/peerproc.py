@@ -12,6 +12,7 @@ Kinds (every socket sets TCP_NODELAY, as Go does by default on Toxiproxy's socke
 - ``source``: one thread per connection; reads an 8-byte length, sends that many bytes in 64 KiB
   ``sendall`` calls; repeats until EOF.
 - ``mass-echo``: a single epoll loop that echoes on thousands of connections (threads would not scale).
+- ``udp-echo``: one UDP socket that sends every datagram back to where it came from.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ HEADER = struct.Struct("!Q")
 CHUNK = 64 * 1024
 RECV_BUFFER = 1024 * 1024
 ACK = b"\x01"
-KINDS = ("echo", "sink", "source", "mass-echo")
+KINDS = ("echo", "sink", "source", "mass-echo", "udp-echo")
 
 
 def raise_fd_limit() -> int:
@@ -149,6 +150,15 @@ def mass_echo(listener: socket.socket) -> None:
             conn.setblocking(False)
 
 
+def udp_echo(sock: socket.socket) -> None:
+    while True:
+        try:
+            data, sender = sock.recvfrom(65535)
+            sock.sendto(data, sender)
+        except OSError:
+            continue  # an ICMP error for an earlier reply: that client is gone, others are not
+
+
 SERVERS: dict[str, Callable[[socket.socket], None]] = {
     "echo": serve_echo,
     "sink": serve_sink,
@@ -162,12 +172,18 @@ def main(argv: list[str]) -> int:
         return 2
     kind = argv[0]
     raise_fd_limit()
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4096)
-    if kind == "mass-echo":
-        target: Callable[[], None] = lambda: mass_echo(listener)  # noqa: E731
+    if kind == "udp-echo":
+        listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        listener.bind(("127.0.0.1", 0))
+    else:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4096)
+    if kind == "udp-echo":
+        target: Callable[[], None] = lambda: udp_echo(listener)  # noqa: E731
+    elif kind == "mass-echo":
+        target = lambda: mass_echo(listener)  # noqa: E731
     else:
         serve = SERVERS[kind]
         target = lambda: accept_threads(listener, serve)  # noqa: E731

@@ -216,8 +216,8 @@ class EmbeddedDriver(Driver):
             raise ChildError(f"embedded engine: {reply['error']}\n{reply.get('traceback', '')}")
         return reply
 
-    def create(self, upstream: Address) -> tuple[str, Address]:
-        reply = self.call({"op": "create", "upstream": list(upstream)})
+    def create(self, upstream: Address, protocol: str = "tcp") -> tuple[str, Address]:
+        reply = self.call({"op": "create", "upstream": list(upstream), "protocol": protocol})
         host, port = reply["address"]
         return str(reply["id"]), (str(host), int(port))
 
