@@ -97,6 +97,31 @@ def test_burst_loss_through_the_chain_loses_in_runs() -> None:
     assert 3.5 < len(lost) / runs < 6.5  # mean run length 5; independent loss at 10 % would give ~1.1
 
 
+def test_good_loss_adds_independent_loss_between_the_bursts() -> None:
+    """Elliott's extension: a good spell loses too, each datagram with probability ``good_loss``."""
+    burst, gap, n = 5, 45, 40000
+    model = GilbertElliott(burst, gap, 1.0, good_loss=0.1)
+    assert model.loss_rate == pytest.approx((5 * 1.0 + 45 * 0.1) / 50)
+    rng = random.Random(11)
+    lost = sum(model.lose(rng) for _ in range(n))
+    assert abs(lost / n - model.loss_rate) < 0.02, (lost / n, model.loss_rate)
+    with pytest.raises(ValueError, match="good_loss must be between 0 and 1"):
+        GilbertElliott(1, 1, 1.0, good_loss=-0.5)
+
+
+def test_good_loss_through_the_registry_and_the_chain() -> None:
+    plain = _feed(_chain(ToxicSpec.build("udp_burst_loss", burst=5, gap=45)), 20000)
+    lossy = _feed(_chain(ToxicSpec.build("udp_burst_loss", burst=5, gap=45, good_loss=0.2)), 20000)
+    plain_rate = 1 - len(_numbers(plain)) / 20000
+    lossy_rate = 1 - len(_numbers(lossy)) / 20000
+    assert abs(plain_rate - 0.1) < 0.04 and abs(lossy_rate - (5 + 45 * 0.2) / 50) < 0.04, (
+        plain_rate,
+        lossy_rate,
+    )
+    # the same seed, the same bad spells: every datagram the plain run lost, the lossy run lost too
+    assert set(_numbers(lossy)) <= set(_numbers(plain))
+
+
 def test_burst_loss_inside_a_bad_spell_uses_the_toxicity() -> None:
     model = GilbertElliott(10, 10, 0.5)
     assert model.loss_rate == 0.25

@@ -38,15 +38,17 @@ class Datagram:
 
 @dataclass
 class GilbertElliott:
-    """The two-state burst-loss model: a good state that loses nothing and a bad state that loses each
-    datagram with probability ``bad_loss``. After each datagram the state changes with probability
-    ``1 / gap`` (good -> bad) or ``1 / burst`` (bad -> good), so a stay in the bad state lasts ``burst``
-    datagrams on average and one in the good state ``gap``: with ``bad_loss`` 1, the mean loss burst is
-    ``burst`` and the long-run loss rate ``burst / (burst + gap)``."""
+    """The two-state burst-loss model: a good state that loses each datagram with probability
+    ``good_loss`` (0 by default: Gilbert's model) and a bad state that loses each with probability
+    ``bad_loss``. After each datagram the state changes with probability ``1 / gap`` (good -> bad) or
+    ``1 / burst`` (bad -> good), so a stay in the bad state lasts ``burst`` datagrams on average and one in
+    the good state ``gap``: with ``bad_loss`` 1 and ``good_loss`` 0, the mean loss burst is ``burst`` and
+    the long-run loss rate ``burst / (burst + gap)``."""
 
     burst: int
     gap: int
     bad_loss: float
+    good_loss: float = 0.0
     bad: bool = False
 
     def __post_init__(self) -> None:
@@ -54,14 +56,15 @@ class GilbertElliott:
             raise ValueError(
                 f"burst ({self.burst}) and gap ({self.gap}) are mean lengths of at least 1 datagram"
             )
-        if not 0.0 <= self.bad_loss <= 1.0:
-            raise ValueError(f"bad_loss must be between 0 and 1, got {self.bad_loss}")
+        for name, value in (("bad_loss", self.bad_loss), ("good_loss", self.good_loss)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
 
     def lose(self, rng: random.Random) -> bool:
         """Whether the next datagram is lost; then the state moves on. Two draws per datagram, always, so
         a replay with the same seed takes the same path whatever the parameters."""
         loss_draw, move_draw = rng.random(), rng.random()
-        lost = self.bad and loss_draw < self.bad_loss
+        lost = loss_draw < (self.bad_loss if self.bad else self.good_loss)
         leave = 1.0 / (self.burst if self.bad else self.gap)
         if move_draw < leave:
             self.bad = not self.bad
@@ -70,7 +73,7 @@ class GilbertElliott:
     @property
     def loss_rate(self) -> float:
         """The long-run share of datagrams lost."""
-        return self.bad_loss * self.burst / (self.burst + self.gap)
+        return (self.bad_loss * self.burst + self.good_loss * self.gap) / (self.burst + self.gap)
 
 
 class DatagramStage:
@@ -85,11 +88,18 @@ class DatagramStage:
         self.seen = 0  # datagrams that entered this stage
 
     def attribute(self, name: str) -> int:
-        """A whole-number attribute (the registry gives datagram toxics no text or fractional ones)."""
+        """A whole-number attribute (the registry gives datagram toxics no text attributes)."""
+        return int(self._number(name))
+
+    def fraction(self, name: str) -> float:
+        """A fractional attribute (a probability from 0 to 1, checked by the registry)."""
+        return float(self._number(name))
+
+    def _number(self, name: str) -> int | float:
         value = self.spec.attributes.get(name, 0)
         if isinstance(value, str):
             raise TypeError(f"the {self.spec.type} toxic's {name} is text, not a number")
-        return int(value)
+        return value
 
     def targets(self) -> bool:
         """Whether the toxic acts on the datagram that just entered: its targeting, then its toxicity
@@ -172,7 +182,9 @@ class BurstLossStage(DatagramStage):
 
     def __init__(self, spec: ToxicSpec, rng: random.Random, client_port: int) -> None:
         super().__init__(spec, rng, client_port)
-        self.model = GilbertElliott(self.attribute("burst"), self.attribute("gap"), spec.toxicity)
+        self.model = GilbertElliott(
+            self.attribute("burst"), self.attribute("gap"), spec.toxicity, self.fraction("good_loss")
+        )
 
     def targets(self) -> bool:
         nth, port = self.attribute("nth"), self.attribute("client_port")

@@ -578,10 +578,17 @@ _DATAGRAM_TOXICS: Final = (
     _datagram_toxic(
         "udp_burst_loss",
         "UDP: bursty loss (Gilbert-Elliott): bad spells of mean `burst` datagrams every mean `gap`; "
-        "toxicity is the loss inside a bad spell.",
+        "toxicity is the loss inside a bad spell, `good_loss` the loss between them.",
         dg.BurstLossStage,
         Attribute("burst", _DG, "mean length of a bad spell (0: the toxic does nothing)", required=True),
         Attribute("gap", _DG, "mean length of a good spell between two bad ones", required=True),
+        Attribute(
+            "good_loss",
+            Unit.FRACTION,
+            "loss probability in a good spell, from 0 to 1 (0: Gilbert's model)",
+            default=0.0,
+            go_type="float64",
+        ),
     ),
     _datagram_toxic(
         "udp_duplicate",
