@@ -148,3 +148,39 @@ def test_run_passes_the_implementation_and_compare_to_pytest() -> None:
         [],
         "sockharness run: --compare compares a --socket-impl with the standard library: name one",
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ([], 3.0),
+        (["--sockharness-compare"], 6.0),  # two runs in one item: each gets the scenario's whole budget
+    ],
+)
+def test_a_compared_scenario_gets_its_timeout_twice(
+    pytester: pytest.Pytester, options: list[str], expected: float
+) -> None:
+    pytester.makepyfile(
+        stdlib_again="import socket\n\n\ndef make(family, type, proto):\n"
+        "    return socket.socket(family, type, proto)\n"
+    )
+    pytester.syspathinsert()
+    pytester.makefile(
+        ".sock.yaml",
+        timed="""
+scenarios:
+  - name: timed
+    description: a new socket is blocking
+    timeout: 3s
+    steps:
+      - socket: {as: s}
+      - getblocking: s
+        returns: true
+""",
+    )
+    items, _ = pytester.inline_genitems(
+        "timed.sock.yaml", "--sockharness-socket-impl", "stdlib_again:make", *options
+    )
+    [item] = items
+    marker = item.get_closest_marker("timeout")
+    assert marker is not None and marker.args[0] == expected
