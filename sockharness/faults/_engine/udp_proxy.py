@@ -79,7 +79,15 @@ class _Direction:
     def accept(self, payload: bytes, now: float) -> None:
         self.datagrams_in += 1
         self.bytes_in += len(payload)
+        if not self.chain.stages and not self.outbox:
+            self.send(payload)  # no toxic and nothing held: straight on, without the outbox's bookkeeping
+            return
         self.queue(self.chain.push(Datagram(payload, now), now), now)
+
+    def send(self, payload: bytes) -> None:
+        if self.session.send(self.stream, payload):
+            self.datagrams_out += 1
+            self.bytes_out += len(payload)
 
     def queue(self, datagrams: list[Datagram], now: float) -> None:
         for datagram in datagrams:
@@ -90,10 +98,7 @@ class _Direction:
         """Send what is due, then wake again for the next due datagram or held one."""
         outbox = self.outbox
         while outbox and outbox[0][0] <= now:
-            payload = heapq.heappop(outbox)[2]
-            if self.session.send(self.stream, payload):
-                self.datagrams_out += 1
-                self.bytes_out += len(payload)
+            self.send(heapq.heappop(outbox)[2])
         wake = [
             when for when in (outbox[0][0] if outbox else None, self.chain.deadline()) if when is not None
         ]
