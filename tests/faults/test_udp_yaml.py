@@ -105,3 +105,34 @@ def test_steps_and_phases_aimed_at_a_proxy_of_the_other_protocol_are_reported_at
     assert len(problems) == 2, problems
     assert _has(problems, 9, "the latency toxic applies to TCP proxies only, not to a UDP proxy")
     assert _has(problems, 13, "the slicer toxic applies to TCP proxies only, not to a UDP proxy")
+
+
+def test_a_connection_target_on_a_udp_proxy_is_refused_at_its_line_wherever_it_is_written() -> None:
+    """On a peer's toxic, a phase's, an add_toxic step and an update: never applied to every datagram."""
+    text = """\
+        scenarios:
+          - name: bad
+            description: x
+            peers:
+              echo: udp_echo
+              px:
+                kind: proxy
+                protocol: udp
+                upstream: echo
+                toxics: [{type: udp_loss, name: lossy, toxicity: 0.5, target: {first: 1}}]
+            phases:
+              - name: dup
+                toxics: [{proxy: px, type: udp_duplicate, attributes: {copies: 1}, target: {nth: 2}}]
+                steps:
+                  - socket: {as: c, type: SOCK_DGRAM}
+                  - add_toxic: {proxy: px, type: udp_corrupt, attributes: {bits: 1}, target: {every: 2}}
+                  - update_toxic: {proxy: px, name: lossy, target: {starting_at: 3}}
+                  - update_toxic: {proxy: px, name: lossy, target: {}}
+        """
+    problems = _lines_and_words(text)
+    words = "a target applies to toxics on TCP proxies only; on a UDP proxy the {} toxic is aimed with"
+    assert len(problems) == 4, problems
+    assert _has(problems, 10, words.format("udp_loss"))
+    assert _has(problems, 13, words.format("udp_duplicate"))
+    assert _has(problems, 16, words.format("udp_corrupt"))
+    assert _has(problems, 17, words.format("udp_loss"))

@@ -418,6 +418,15 @@ class ToxicType:
                 f"the {self.name} toxic applies to {applies} proxies only, not to a {protocol.upper()} proxy"
             )
 
+    def check_target(self, protocol: ProxyProtocol, targeted: bool) -> None:
+        """Refuse a connection target on a UDP proxy's toxic: datagrams have no connections, and applying
+        the toxic to every datagram instead would be a fault other than the one asked for."""
+        if targeted and protocol == "udp":
+            raise UnsupportedToxic(
+                f"a target applies to toxics on TCP proxies only; on a UDP proxy the {self.name} toxic "
+                "is aimed with its nth and client_port attributes"
+            )
+
 
 def _shown(value: object) -> str:
     """A value as both YAML and JSON readers recognise it (``true``, ``null``, ``'text'``, ``1.5``)."""

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 from sockharness.faults._engine.datagram_toxics import Datagram, DatagramChain
 from sockharness.faults._engine.engine import EngineProxy
 from sockharness.faults._engine.reactor import EPOLLIN
-from sockharness.faults._engine.toxic_types import UnsupportedToxic
 from sockharness.faults._engine.toxics import DOWNSTREAM, STREAMS, UPSTREAM, ToxicSpec
 from sockharness.faults._errors import ToxicExists, ToxicNotFound
 from sockharness.faults._events import engine_log, log_event
@@ -38,11 +37,7 @@ if TYPE_CHECKING:
 
 def _refuse_target(spec: ToxicSpec) -> None:
     """A connection target means nothing to datagrams: refused, never applied to every datagram."""
-    if not spec.target.is_everything:
-        raise UnsupportedToxic(
-            f"a target applies to toxics on TCP proxies only; on a UDP proxy the {spec.type} toxic "
-            "is aimed with its nth and client_port attributes"
-        )
+    spec.toxic_type.check_target("udp", not spec.target.is_everything)
 
 
 #: Seconds without a datagram after which a client's session (and its upstream socket) is closed.

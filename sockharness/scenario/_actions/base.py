@@ -78,6 +78,8 @@ class ToxicChange:
     proxy: str
     name: str
     attributes: Mapping[str, object]
+    #: The step aims the toxic at chosen connections (a new ``target`` with keys).
+    targeted: bool = False
 
 
 @dataclass(frozen=True)

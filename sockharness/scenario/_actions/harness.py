@@ -199,7 +199,8 @@ class UpdateToxicAction(Action[UpdateToxicArgs, ToxicUpdate]):
         return None
 
     def changes_toxic(self, args: UpdateToxicArgs) -> ToxicChange:
-        return ToxicChange(args.proxy, args.name, args.attributes)
+        targeted = args.target is not None and bool(args.target.values())
+        return ToxicChange(args.proxy, args.name, args.attributes, targeted)
 
     def resolve(self, args: UpdateToxicArgs, env: Environment) -> ToxicUpdate:
         changes: dict[str, int | float | str] = dict(args.attributes)

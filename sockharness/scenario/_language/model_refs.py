@@ -20,7 +20,7 @@ from sockharness.scenario._language.errors import KeyPath, did_you_mean
 from sockharness.scenario._language.model_peers import PeerBase, ProxyPeer
 from sockharness.scenario._language.model_toxics import ToxicBase
 from sockharness.scenario._language.model_types import AddressSpec, parse_variable
-from sockharness.scenario._language.model_udp import toxic_protocol_problem
+from sockharness.scenario._language.model_udp import toxic_protocol_problem, toxic_target_problem
 from sockharness.scenario._language.model_values import BytesMatch, MatcherOps
 
 if TYPE_CHECKING:
@@ -120,20 +120,29 @@ def _check_address(
 
 
 def _check_toxic_protocol(toxic: ToxicBase, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
-    """A toxic aimed at a proxy peer of the other protocol (udp_* on TCP, a TCP toxic on UDP)."""
+    """A toxic aimed at a proxy peer of the other protocol (udp_* on TCP, a TCP toxic on UDP), or with a
+    connection target on a UDP proxy."""
     peer = scope.peers.get(toxic.proxy or "")
     if isinstance(peer, ProxyPeer):
         problem = toxic_protocol_problem(peer.protocol, toxic.type)
         if problem is not None:
             yield Reference((*path, "type"), problem)
+        problem = toxic_target_problem(peer.protocol, toxic.type, toxic.targeted)
+        if problem is not None:
+            yield Reference((*path, "target"), problem)
 
 
 def _check_toxic_change(change: ToxicChange, scope: _Scope, path: KeyPath) -> Iterator[Reference]:
     """An update's attributes, in the registry's words, when the scenario added that toxic itself (one
     added by user code, or a name that does not exist, is left to the run)."""
     added = scope.toxics.get((change.proxy, change.name))
-    if added is None or not change.attributes:
+    if added is None:
         return
+    peer = scope.peers.get(change.proxy)
+    if isinstance(peer, ProxyPeer):
+        problem = toxic_target_problem(peer.protocol, added.type, change.targeted)
+        if problem is not None:
+            yield Reference((*path, "target"), problem)
     toxic = TOXICS[added.type]
     for key, value in change.attributes.items():
         try:

@@ -195,6 +195,11 @@ class ToxicBase(StrictModel):
         unset = {a.name for a in toxic.attributes if a.unit is Unit.TEXT and values.get(a.name) == a.default}
         return {key: value for key, value in values.items() if key not in unset}
 
+    @property
+    def targeted(self) -> bool:
+        """Whether the toxic is aimed at chosen connections (an empty ``target: {}`` is every one)."""
+        return self.target is not None and bool(self.target.values())
+
     def target_values(self) -> dict[str, object] | None:
         """The target as the Python API's ``add_toxic(target=...)`` takes it; None for every connection."""
         return self.target.values() if self.target is not None else None

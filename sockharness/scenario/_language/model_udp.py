@@ -39,7 +39,20 @@ def toxic_protocol_problem(protocol: str, toxic_type: str) -> str | None:
     return None
 
 
+def toxic_target_problem(protocol: str, toxic_type: str, targeted: bool) -> str | None:
+    """Why a toxic of ``toxic_type`` cannot take a connection target on a proxy of ``protocol``, or None:
+    the words the UDP proxy itself refuses it with."""
+    toxic = TOXICS.get(toxic_type)
+    if toxic is None:
+        return None
+    try:
+        toxic.check_target("udp" if protocol == "udp" else "tcp", targeted)
+    except UnsupportedToxic as error:
+        return error.message
+    return None
+
+
 #: A DNS peer's modes (``peers._dns.DNS_MODES``, which a test keeps equal to this).
 DnsModeName = Literal["answer", "nxdomain", "servfail", "refused", "empty", "truncate", "late", "drop"]
 
-__all__ = ["DnsModeName", "datagram_problems", "toxic_protocol_problem"]
+__all__ = ["DnsModeName", "datagram_problems", "toxic_protocol_problem", "toxic_target_problem"]
