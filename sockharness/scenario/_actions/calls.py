@@ -30,7 +30,7 @@ import dataclasses
 import inspect
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
@@ -412,10 +412,16 @@ class ScenarioLoop:
     """The event loop of one scenario run: it runs only while a ``call`` step awaits on it (on that step's
     worker thread), so objects bound to it (streams, transports) are never touched by two threads at once."""
 
-    def __init__(self, factory: Callable[[], asyncio.AbstractEventLoop]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], asyncio.AbstractEventLoop],
+        saved: Callable[[], Iterable[object]] = tuple,
+    ) -> None:
         self.loop = factory()
         self.busy_with: str | None = None
         self._claim = threading.Lock()
+        #: The values the scenario saved: the transports among them are closed with the loop.
+        self._saved = saved
 
     def claim(self, what: str) -> bool:
         """Reserve the loop for one awaited call (False: another one holds it); :meth:`release` frees it."""
@@ -457,8 +463,12 @@ class ScenarioLoop:
                 task.cancel()
             if tasks:
                 loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            # The selector loop keeps its transports by fd; one left open would leak its socket.
-            for transport in list(getattr(loop, "_transports", {}).values()):
+            # The selector loop keeps its transports by fd; one left open would leak its socket. Other
+            # loops (uvloop) list none: the transports the scenario saved (a stream writer's too) are
+            # closed as well, or the loop's close leaves them to warn when collected.
+            saved = [t for t in _transports_in(self._saved()) if getattr(t, "_loop", loop) is loop]
+            transports = [*getattr(loop, "_transports", {}).values(), *saved]
+            for transport in transports:
                 if transport is not None and not transport.is_closing():
                     if transport.get_write_buffer_size():
                         transport.abort()  # data queued for a peer that never reads: do not wait for it
@@ -475,6 +485,21 @@ class ScenarioLoop:
             loop.close()
 
 
+def _transports_in(values: Iterable[object]) -> Iterator[Any]:
+    """The transports among saved values: a transport, a stream writer's, inside a saved tuple or list
+    (``open_connection`` returns ``(reader, writer)``); duck-typed, since uvloop's are not asyncio's."""
+    for value in values:
+        if isinstance(value, tuple | list):
+            yield from _transports_in(value)
+            continue
+        transport = getattr(value, "transport", None) if isinstance(value, asyncio.StreamWriter) else value
+        if all(callable(getattr(transport, name, None)) for name in _TRANSPORT_METHODS):
+            yield transport
+
+
+_TRANSPORT_METHODS: Final = ("is_closing", "close", "abort", "get_write_buffer_size")
+
+
 def _loop_factory(path: str | None) -> Callable[[], asyncio.AbstractEventLoop]:
     if path is None:
         return asyncio.new_event_loop
@@ -488,7 +513,7 @@ def scenario_loop(ctx: ScenarioContext) -> ScenarioLoop:
     """The run's event loop, made at the first call and closed with the run."""
     found = ctx.services.get(_LOOP_SERVICE)
     if found is None:
-        found = ScenarioLoop(_loop_factory(ctx.options.loop_factory))
+        found = ScenarioLoop(_loop_factory(ctx.options.loop_factory), lambda: list(ctx.variables.values()))
         ctx.services[_LOOP_SERVICE] = found
         ctx.on_close("the call steps' event loop", found.close)
     assert isinstance(found, ScenarioLoop)
