@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sockharness._lazy import lazy_exports
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 
 _EXPORTS: dict[str, str] = {
     # errno portability

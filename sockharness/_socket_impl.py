@@ -47,7 +47,7 @@ STDLIB: Final = "stdlib"
 class _Known:
     target: str  # module:factory
     extra: str | None = None  # the pip extra that installs the module
-    #: module:function called after each scenario to give the thread a fresh hub (see ``after_scenario``).
+    #: module:function called before and after each scenario to give the thread a fresh hub.
     reset: str | None = None
 
 
@@ -55,10 +55,32 @@ class _Known:
 KNOWN_IMPLEMENTATIONS: Final[dict[str, _Known]] = {
     STDLIB: _Known("socket:socket"),
     "gevent": _Known("gevent.socket:socket", "sockharness[impls]"),
-    # Measured: a timeout raised while eventlet's hub waits leaves that hub broken: the next blocking call
-    # raised a bogus EOFError at once. A fresh hub per scenario keeps one scenario's hang out of the next.
-    "eventlet": _Known("eventlet.green.socket:socket", "sockharness[impls]", reset="eventlet.hubs:use_hub"),
+    # A fresh hub per scenario, which lets a test's timeout through (see fresh_eventlet_hub).
+    "eventlet": _Known(
+        "eventlet.green.socket:socket",
+        "sockharness[impls]",
+        reset="sockharness._socket_impl:fresh_eventlet_hub",
+    ),
 }
+
+
+def fresh_eventlet_hub() -> None:
+    """Give this thread a new eventlet hub that lets pytest's outcome exceptions through.
+
+    Measured with eventlet 0.41.3: (1) a timeout raised while the hub waits leaves that hub broken: the next
+    blocking call raised a bogus EOFError at once, so each scenario gets a new hub. (2) The hub runs the
+    callbacks of ready descriptors under a bare ``except:`` that lets only KeyboardInterrupt and SystemExit
+    through. A ``recv`` that eventlet never returns spins through such callbacks, and pytest-timeout's
+    exception, raised by its SIGALRM handler, landed inside one about one time in eight: the hub swallowed
+    it ("Removing descriptor") and the scenario hung for good. The hub's own list of exceptions to let
+    through gains pytest's ``Failed`` and ``Exit``: 200 interruptions in a row then all arrived."""
+    import pytest
+    from eventlet import hubs
+
+    hubs.use_hub()
+    hub = hubs.get_hub()
+    hub.SYSTEM_EXCEPTIONS = (*hub.SYSTEM_EXCEPTIONS, pytest.fail.Exception, pytest.exit.Exception)
+
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 #: What a scenario step calls on its sockets: an object without these is not a socket to the harness.
@@ -77,7 +99,7 @@ class SocketImplSpec:
     module: str
     factory: str
     extra: str | None = None  # the pip extra that installs the module, for the error message
-    reset: str | None = None  # module:function that replaces the thread's hub after each scenario
+    reset: str | None = None  # module:function that replaces the thread's hub around each scenario
 
     @property
     def target(self) -> str:
@@ -119,9 +141,15 @@ class SocketImplementation:
     def is_stdlib(self) -> bool:
         return self.spec.name == STDLIB
 
+    def before_scenario(self) -> None:
+        """Give this thread a fresh hub (eventlet) that a test's timeout can interrupt; a no-op for the
+        others."""
+        if self.reset is not None:
+            self.reset()
+
     def after_scenario(self) -> None:
-        """Give this thread a fresh hub (eventlet), so a scenario a timeout interrupted inside the hub
-        cannot hand the next scenario a broken one; a no-op for the others."""
+        """A fresh hub again, so a scenario a timeout interrupted inside the hub cannot hand the next
+        scenario (or the next test in this thread) a broken one; a no-op for the others."""
         if self.reset is not None:
             self.reset()
 

@@ -39,7 +39,7 @@ def test_names_and_import_paths_parse_without_importing(text: str, target: str) 
 
 
 def test_only_eventlet_gets_a_fresh_hub_per_scenario() -> None:
-    assert parse_socket_impl("eventlet").reset == "eventlet.hubs:use_hub"
+    assert parse_socket_impl("eventlet").reset == "sockharness._socket_impl:fresh_eventlet_hub"
     assert parse_socket_impl("gevent").reset is None
     assert parse_socket_impl("pkg:make").reset is None
 
