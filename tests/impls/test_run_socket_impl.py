@@ -4,6 +4,8 @@ never into the test process (and nothing is ever monkey-patched)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -236,3 +238,47 @@ def test_eventlet_gets_a_fresh_hub_after_an_interrupted_scenario(tmp_path: Path)
         assert rows[name]["result"] == "failed"
         assert "Timeout" in rows[name]["observed"], rows[name]["observed"]
     assert rows["then-a-normal-exchange"]["result"] == "passed", rows["then-a-normal-exchange"]["observed"]
+
+
+SWALLOW_PROBE = """
+import socket, sys, warnings
+warnings.simplefilter("ignore")
+import pytest
+from eventlet import hubs
+from sockharness._socket_impl import fresh_eventlet_hub
+
+fresh_eventlet_hub()
+hub = hubs.get_hub()
+a, b = socket.socketpair()
+raised = []
+
+def ready(fileno):  # a signal handler's exception lands once, inside a descriptor callback
+    if not raised:
+        raised.append(True)
+        raise pytest.fail.Exception("Timeout (>1.0s) from pytest-timeout")
+
+def give_up():
+    print("swallowed")
+    raise SystemExit(3)
+
+hub.add(hub.READ, a.fileno(), ready, lambda *args: None, lambda *args: None)
+hub.schedule_call_global(5.0, give_up)
+b.send(b"x")
+try:
+    hub.switch()
+except pytest.fail.Exception:
+    print("propagated")
+"""
+
+
+def test_an_eventlet_hub_lets_pytests_timeout_out_of_a_descriptor_callback(tmp_path: Path) -> None:
+    """eventlet's hub runs descriptor callbacks under a bare ``except:``; pytest-timeout's exception raised
+    there (its SIGALRM handler runs wherever the thread is) was swallowed and the scenario hung for good.
+    The hubs sockharness makes let it through. (Deterministic: the exception is raised in the callback.)"""
+    pytest.importorskip("eventlet")
+    script = tmp_path / "probe.py"
+    script.write_text(SWALLOW_PROBE)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path
+    )
+    assert done.stdout.strip() == "propagated", done.stdout + done.stderr[-2000:]
