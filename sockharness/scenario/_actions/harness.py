@@ -199,7 +199,7 @@ class UpdateToxicAction(Action[UpdateToxicArgs, ToxicUpdate]):
         return None
 
     def changes_toxic(self, args: UpdateToxicArgs) -> ToxicChange:
-        targeted = args.target is not None and bool(args.target.values())
+        targeted = args.target is not None and args.target.narrows
         return ToxicChange(args.proxy, args.name, args.attributes, targeted)
 
     def resolve(self, args: UpdateToxicArgs, env: Environment) -> ToxicUpdate:

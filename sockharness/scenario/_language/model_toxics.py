@@ -149,6 +149,11 @@ class ToxicTarget(StrictModel):
         """The keys the file set, as ``parse_target`` (and the Python API's ``target=``) takes them."""
         return self.model_dump(exclude_none=True)
 
+    @property
+    def narrows(self) -> bool:
+        """Whether it selects some connections only (``target: {}`` is every connection)."""
+        return bool(self.values())
+
 
 def _target_field(key: str) -> Any:
     def parse(value: Any) -> object:
@@ -198,7 +203,7 @@ class ToxicBase(StrictModel):
     @property
     def targeted(self) -> bool:
         """Whether the toxic is aimed at chosen connections (an empty ``target: {}`` is every one)."""
-        return self.target is not None and bool(self.target.values())
+        return self.target is not None and self.target.narrows
 
     def target_values(self) -> dict[str, object] | None:
         """The target as the Python API's ``add_toxic(target=...)`` takes it; None for every connection."""
