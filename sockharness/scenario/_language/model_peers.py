@@ -48,11 +48,7 @@ from sockharness.scenario._language.model_types import (
     fail,
     parsed_by,
 )
-from sockharness.scenario._language.model_udp import (
-    DnsModeName,
-    datagram_problems,
-    toxic_target_problem,
-)
+from sockharness.scenario._language.model_udp import DnsModeName, datagram_problems
 from sockharness.scenario._language.model_values import Payload
 from sockharness.scenario._language.script_steps import (
     SCRIPT_BARE_WORDS,
@@ -436,11 +432,8 @@ class ProxyPeer(PeerBase):
         for index, toxic in enumerate(self.toxics):
             if toxic.proxy is not None:
                 yield ("toxics", index, "proxy"), "a proxy peer's toxics apply to it: drop proxy", True
-        yield from datagram_problems(self.protocol, self.backend, [toxic.type for toxic in self.toxics])
-        for index, toxic in enumerate(self.toxics):
-            problem = toxic_target_problem(self.protocol, toxic.type, toxic.targeted)
-            if problem is not None:
-                yield ("toxics", index, "target"), problem, False
+        toxics = [(toxic.type, toxic.targeted) for toxic in self.toxics]
+        yield from datagram_problems(self.protocol, self.backend, toxics)
 
     def start(self, run: PeerRun, name: str) -> Any:
         chosen = self.backend if "backend" in self.model_fields_set else run.ctx.options.backend
