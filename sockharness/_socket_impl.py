@@ -141,15 +141,10 @@ class SocketImplementation:
     def is_stdlib(self) -> bool:
         return self.spec.name == STDLIB
 
-    def before_scenario(self) -> None:
-        """Give this thread a fresh hub (eventlet) that a test's timeout can interrupt; a no-op for the
-        others."""
-        if self.reset is not None:
-            self.reset()
-
-    def after_scenario(self) -> None:
-        """A fresh hub again, so a scenario a timeout interrupted inside the hub cannot hand the next
-        scenario (or the next test in this thread) a broken one; a no-op for the others."""
+    def fresh_hub(self) -> None:
+        """Give this thread a fresh hub (eventlet); a no-op for the others. Called before a scenario, so a
+        test's timeout can interrupt it, and after, so a scenario a timeout interrupted inside the hub
+        cannot hand the next scenario (or the next test in this thread) a broken one."""
         if self.reset is not None:
             self.reset()
 

@@ -89,7 +89,7 @@ def test_a_working_factory_makes_sockets(fake_module: types.ModuleType) -> None:
     with chosen.socket(socket.AF_INET, socket.SOCK_DGRAM, 0) as made:
         assert made.type == socket.SOCK_DGRAM
     assert not chosen.is_stdlib
-    chosen.after_scenario()  # no hub to reset: a no-op
+    chosen.fresh_hub()  # no hub to reset: a no-op
 
 
 def test_stdlib_is_the_socket_class() -> None:
