@@ -443,11 +443,6 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
             if timeout is not None:
                 client.deadline = client.since + timeout
 
-    def handle_one_request(self) -> None:
-        super().handle_one_request()
-        if not self.close_connection:  # keep-alive: the next request line may take idle_timeout
-            self._enter("idle", self.server.idle_timeout)
-
     def parse_request(self) -> bool:
         # The request line has arrived: headers and body must follow within request_timeout.
         self._enter("request", self.server.request_timeout)
@@ -572,9 +567,10 @@ class _APIRequestHandler(BaseHTTPRequestHandler):
         client = self._client
         duration_ms = round((time.monotonic() - client.since) * 1000, 3) if client is not None else None
         if not self.close_connection:
-            # The answer is in the kernel's buffer and owed no more: from here a newcomer at the cap may
-            # evict this connection (marking it only when the handler returns left a window, under load,
-            # in which every connection looked busy and the newcomer got a 503).
+            # Keep-alive: the next request line may take idle_timeout. The answer is in the kernel's buffer
+            # and owed no more, so from here a newcomer at the cap may evict this connection (marking it
+            # only when the handler returned left a window, under load, in which every connection looked
+            # busy and the newcomer got a 503). Every keep-alive request ends here: the others close.
             self._enter("idle", self.server.idle_timeout)
         log_event(
             logger,
