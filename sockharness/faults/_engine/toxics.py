@@ -109,7 +109,7 @@ class ToxicSpec:
         self.attributes = toxic.revalidate(self.attributes)
         self.target = parse_target(self.target)
         if not self.name:
-            self.name = f"{self.type}_{self.stream_text}"
+            self.name = default_toxic_name(self.type, self.stream_text)
 
     @classmethod
     def build(
@@ -163,7 +163,7 @@ class ToxicSpec:
         raw = data.get("attributes")
         attributes = toxic.validate_json(raw if raw is not None else {})
         return cls(
-            name=name or f"{toxic.name}_{stream}",
+            name=name or default_toxic_name(toxic.name, stream),
             type=toxic.name,
             stream=direction,
             toxicity=toxicity,
@@ -196,6 +196,12 @@ class ToxicSpec:
         if not self.target.is_everything:
             data["target"] = self.target.to_json()
         return data
+
+
+def default_toxic_name(toxic_type: str, stream: str) -> str:
+    """A toxic's name when none is given, as Toxiproxy makes it: ``latency_downstream`` (the stream as
+    written: ``latency_UPSTREAM``)."""
+    return f"{toxic_type}_{stream}"
 
 
 def _json_target(value: object) -> Target:
@@ -238,6 +244,7 @@ __all__ = [
     "bandwidth_schedule",
     "bandwidth_slice_size",
     "canonical_stream",
+    "default_toxic_name",
     "go_kind",
     "latency_delay",
     "slicer_cuts",

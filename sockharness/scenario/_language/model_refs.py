@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from sockharness.faults._engine.toxic_types import TOXICS, InvalidAttribute
+from sockharness.faults._engine.toxics import default_toxic_name
 from sockharness.scenario._actions import Container, ToxicChange, Use
 from sockharness.scenario._language.errors import KeyPath, did_you_mean
 from sockharness.scenario._language.model_peers import PeerBase, ProxyPeer
@@ -69,7 +70,7 @@ class _Scope:
     toxics: dict[tuple[str, str], ToxicBase] = field(default_factory=dict)
 
     def add_toxic(self, proxy: str, toxic: ToxicBase) -> None:
-        self.toxics[(proxy, toxic.name or f"{toxic.type}_{toxic.stream}")] = toxic
+        self.toxics[(proxy, toxic.name or default_toxic_name(toxic.type, toxic.stream))] = toxic
 
     @property
     def proxies(self) -> set[str]:
